@@ -1,0 +1,48 @@
+//! Classification of AWS SDK errors into retryable and permanent [`BackendError`]s.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+
+use crate::error::BackendError;
+
+/// Error codes that clear when the call is repeated later: throttling and transient
+/// server faults. `LimitExceededException` is absent because it does not clear on retry.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+];
+
+/// Turns an SDK error into a [`BackendError`]: time-outs, connection failures, 5xx and
+/// throttling are retryable; everything else is permanent.
+///
+/// For service errors only the error code and HTTP status are kept. SES messages can
+/// quote the recipient address, so the message text never reaches the log.
+pub fn backend_error<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let code = context.err().code().unwrap_or("UnknownError");
+            let detail = format!("{code} (HTTP {status})");
+            if status >= 500 || RETRYABLE_CODES.contains(&code) {
+                BackendError::retryable(operation, detail)
+            } else {
+                BackendError::permanent(operation, detail)
+            }
+        }
+        SdkError::TimeoutError(_) => BackendError::retryable(operation, "timed out"),
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            BackendError::retryable(operation, DisplayErrorContext(&error).to_string())
+        }
+        _ => BackendError::permanent(operation, DisplayErrorContext(&error).to_string()),
+    }
+}

@@ -1,0 +1,69 @@
+//! DynamoDB and SES v2 adapters, and the wiring of the Lambda's [`App`] from the
+//! environment.
+
+mod dynamodb;
+mod errors;
+mod ses;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::{ConfigError, Settings, Tables};
+use crate::reset::App;
+
+pub use dynamodb::{DynamoProfiles, DynamoTokens};
+pub use errors::backend_error;
+pub use ses::SesMailer;
+
+/// Time allowed to open a connection to an AWS endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Time allowed for one HTTP attempt of an AWS call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time allowed for an AWS call including its retries.
+///
+/// A request makes at most four calls in a row (read, write, send, revoke), so the worst
+/// case is 4 x 6 s = 24 s, below the 30 s function time-out in `template.yaml`.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+/// Attempts per AWS call, the first included (SDK standard retry mode, with backoff).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Loads the SDK configuration with this service's time-outs and retry policy.
+///
+/// Region, credentials and endpoints come from the SDK's standard sources, among them
+/// `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SESV2`.
+pub async fn load_sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await
+}
+
+/// Builds the Lambda's [`App`]: settings and table names from the environment, DynamoDB
+/// and SES clients from the SDK configuration.
+pub async fn app_from_env() -> Result<App, ConfigError> {
+    let settings = Settings::from_env()?;
+    let tables = Tables::from_env()?;
+    let sdk_config = load_sdk_config().await;
+    Ok(app_with(settings, tables, &sdk_config))
+}
+
+/// Builds an [`App`] over the given SDK configuration.
+pub fn app_with(settings: Settings, tables: Tables, sdk_config: &SdkConfig) -> App {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk_config);
+    let sesv2 = aws_sdk_sesv2::Client::new(sdk_config);
+
+    let profiles = Arc::new(DynamoProfiles::new(dynamodb.clone(), tables.profiles));
+    let tokens = Arc::new(DynamoTokens::new(dynamodb, tables.tokens));
+    let mailer = Arc::new(SesMailer::new(sesv2));
+    App::new(settings, profiles, tokens, mailer)
+}

@@ -1,0 +1,109 @@
+//! Entry point for every Lambda event: recognises the trigger by the event's shape and
+//! hands it to the HTTP, EventBridge or direct-invoke adapter.
+//!
+//! | shape | recognised by | result |
+//! |---|---|---|
+//! | API Gateway REST (v1), ALB | `httpMethod` and `requestContext` | HTTP response whose status mirrors the servop status |
+//! | HTTP API (v2), function URL | `version` "2.0" or `rawPath`, and `requestContext` | same |
+//! | EventBridge | `detail-type` and `source` | servop response, or an invocation error when retryable |
+//! | anything else | | treated as a direct invoke of the bare servop |
+
+mod eventbridge;
+mod http;
+
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use crate::error::{success_response, ResetError};
+use crate::reset::{send_password_reset, App};
+use crate::servop::{parse_servop, ResetRequest};
+
+pub use eventbridge::RetryableFailure;
+pub use http::HttpFlavor;
+
+/// The kind of trigger an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Http(HttpFlavor),
+    EventBridge,
+    Direct,
+}
+
+/// Recognises the trigger from the event's top-level keys.
+pub fn classify(event: &Value) -> Trigger {
+    let Value::Object(fields) = event else {
+        return Trigger::Direct;
+    };
+    let has = |key: &str| fields.contains_key(key);
+
+    if has("requestContext") {
+        let v2 = event["version"] == "2.0" || has("rawPath") || event["requestContext"].get("http").is_some();
+        if v2 {
+            return Trigger::Http(HttpFlavor::V2);
+        }
+        if event["requestContext"].get("elb").is_some() {
+            return Trigger::Http(HttpFlavor::Alb);
+        }
+        if has("httpMethod") {
+            return Trigger::Http(HttpFlavor::RestV1);
+        }
+    }
+    if has("detail-type") && has("source") {
+        return Trigger::EventBridge;
+    }
+    Trigger::Direct
+}
+
+/// Handles one Lambda event of any supported shape and returns the function result.
+///
+/// Only a retryable failure on the EventBridge path becomes an `Err`, so that Lambda's
+/// retries and on-failure destination apply; every other failure is a response.
+pub async fn handle_event(app: &App, event: Value) -> Result<Value, RetryableFailure> {
+    match classify(&event) {
+        Trigger::Http(flavor) => Ok(http::handle(app, &event, flavor).await),
+        Trigger::EventBridge => eventbridge::handle(app, &event).await,
+        Trigger::Direct => {
+            let result = run(app, parse_servop(&event, app.settings.max_ttl_minutes)).await;
+            Ok(response_for(&result))
+        }
+    }
+}
+
+/// Runs a parsed request and logs the outcome with its reason code.
+async fn run(app: &App, parsed: Result<ResetRequest, ResetError>) -> Result<(), ResetError> {
+    let result = match parsed {
+        Ok(request) => send_password_reset(app, &request).await,
+        Err(error) => Err(error),
+    };
+    match &result {
+        Ok(()) => {}
+        Err(error) if error.status() >= 500 => {
+            let cause = std::error::Error::source(error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            error!(reason_code = error.reason_code(), status = error.status(), retryable = error.is_retryable(), %cause, "request failed");
+        }
+        Err(error) if error.status() == 404 => {
+            info!(
+                reason_code = error.reason_code(),
+                status = error.status(),
+                "request rejected: {error}"
+            );
+        }
+        Err(error) => {
+            warn!(
+                reason_code = error.reason_code(),
+                status = error.status(),
+                "request rejected: {error}"
+            );
+        }
+    }
+    result
+}
+
+fn response_for(result: &Result<(), ResetError>) -> Value {
+    match result {
+        Ok(()) => success_response(),
+        Err(error) => error.to_response(),
+    }
+}

@@ -1,0 +1,222 @@
+//! Shared helpers for integration tests: a wired-up app over local adapters, faults on
+//! command, and event builders for every trigger shape.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use reset_mailer::config::Settings;
+use reset_mailer::domain::ProfileId;
+use reset_mailer::embedded::{demo_setting, FixtureProfiles, MemoryTokens, Outbox, DEFAULT_PROFILES};
+use reset_mailer::error::BackendError;
+use reset_mailer::ports::{Mailer, OutgoingEmail, ProfileRecord, ProfileStore, TokenRecord, TokenStore};
+use reset_mailer::reset::App;
+use reset_mailer::trigger::{handle_event, RetryableFailure};
+
+/// Fixed "now" of every test app: 2026-12-04T10:00:00Z.
+pub const NOW: u64 = 1_796_378_400;
+
+/// The secret every test app uses for its tokens.
+pub const SECRET: [u8; 32] = [42; 32];
+
+/// A call that fails on command, standing in for DynamoDB or SES.
+#[derive(Clone, Default)]
+pub struct Fault(Arc<Mutex<Option<BackendError>>>);
+
+impl Fault {
+    pub fn set(&self, error: BackendError) {
+        *self.0.lock().expect("fault lock") = Some(error);
+    }
+
+    fn check(&self) -> Result<(), BackendError> {
+        match self.0.lock().expect("fault lock").clone() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+struct FaultyProfiles {
+    inner: FixtureProfiles,
+    fault: Fault,
+}
+
+#[async_trait]
+impl ProfileStore for FaultyProfiles {
+    async fn find_profile(&self, id: &ProfileId) -> Result<Option<ProfileRecord>, BackendError> {
+        self.fault.check()?;
+        self.inner.find_profile(id).await
+    }
+}
+
+struct FaultyTokens {
+    inner: Arc<MemoryTokens>,
+    put_fault: Fault,
+}
+
+#[async_trait]
+impl TokenStore for FaultyTokens {
+    async fn put_token(&self, record: &TokenRecord) -> Result<(), BackendError> {
+        self.put_fault.check()?;
+        self.inner.put_token(record).await
+    }
+
+    async fn revoke_token(&self, profile_id: &ProfileId, token_hash: &str) -> Result<(), BackendError> {
+        self.inner.revoke_token(profile_id, token_hash).await
+    }
+}
+
+struct FaultyMailer {
+    inner: Arc<Outbox>,
+    fault: Fault,
+}
+
+#[async_trait]
+impl Mailer for FaultyMailer {
+    async fn send_email(&self, email: &OutgoingEmail) -> Result<(), BackendError> {
+        self.fault.check()?;
+        self.inner.send_email(email).await
+    }
+}
+
+/// An app over the default fixture, in-memory tokens and an in-memory outbox, with a
+/// fixed clock and secret, and a fault switch per dependency.
+pub struct TestApp {
+    pub app: App,
+    pub tokens: Arc<MemoryTokens>,
+    pub outbox: Arc<Outbox>,
+    pub profile_fault: Fault,
+    pub token_fault: Fault,
+    pub mail_fault: Fault,
+}
+
+pub fn settings() -> Settings {
+    Settings::from_lookup(demo_setting).expect("demo settings are valid")
+}
+
+pub fn test_app() -> TestApp {
+    let tokens = Arc::new(MemoryTokens::default());
+    let outbox = Arc::new(Outbox::default());
+    let (profile_fault, token_fault, mail_fault) = (Fault::default(), Fault::default(), Fault::default());
+
+    let profiles = FaultyProfiles {
+        inner: FixtureProfiles::from_json(DEFAULT_PROFILES).expect("fixture"),
+        fault: profile_fault.clone(),
+    };
+    let token_store = FaultyTokens {
+        inner: tokens.clone(),
+        put_fault: token_fault.clone(),
+    };
+    let mailer = FaultyMailer {
+        inner: outbox.clone(),
+        fault: mail_fault.clone(),
+    };
+
+    let mut app = App::new(settings(), Arc::new(profiles), Arc::new(token_store), Arc::new(mailer));
+    app.clock = Arc::new(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    app.secrets = Arc::new(|| SECRET);
+
+    TestApp {
+        app,
+        tokens,
+        outbox,
+        profile_fault,
+        token_fault,
+        mail_fault,
+    }
+}
+
+impl TestApp {
+    pub async fn invoke(&self, event: Value) -> Result<Value, RetryableFailure> {
+        handle_event(&self.app, event).await
+    }
+
+    /// True when no token is stored and no email was sent.
+    pub fn untouched(&self) -> bool {
+        self.tokens.snapshot().is_empty() && self.outbox.sent().is_empty()
+    }
+}
+
+pub fn repo_file(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Reads a JSON file from the repository.
+pub fn load_json(relative: &str) -> Value {
+    let text = std::fs::read_to_string(repo_file(relative)).unwrap_or_else(|err| panic!("{relative}: {err}"));
+    serde_json::from_str(&text).unwrap_or_else(|err| panic!("{relative}: {err}"))
+}
+
+/// The servop for `profile_id` and `ttl` as JSON text.
+pub fn servop(profile_id: &str, ttl: u64) -> String {
+    json!({
+        "service": "user",
+        "operation": "SYS_SEND_PASSWORD_RESET_EMAIL_WITH_EXPIRY",
+        "data": { "profileId": profile_id, "tokenTtlInMinutes": ttl }
+    })
+    .to_string()
+}
+
+/// The trigger shapes an HTTP body can arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpShape {
+    RestV1,
+    RestV1Base64,
+    HttpV2,
+    FunctionUrl,
+    Alb,
+}
+
+pub const HTTP_SHAPES: [HttpShape; 5] = [
+    HttpShape::RestV1,
+    HttpShape::RestV1Base64,
+    HttpShape::HttpV2,
+    HttpShape::FunctionUrl,
+    HttpShape::Alb,
+];
+
+/// The sample event of `shape` from `events/` with its body replaced by `body`.
+pub fn http_event(shape: HttpShape, body: &str) -> Value {
+    let (file, base64) = match shape {
+        HttpShape::RestV1 => ("events/rest-v1.json", false),
+        HttpShape::RestV1Base64 => ("events/rest-v1.json", true),
+        HttpShape::HttpV2 => ("events/http-v2.json", false),
+        HttpShape::FunctionUrl => ("events/function-url.json", false),
+        HttpShape::Alb => ("events/alb.json", false),
+    };
+    let mut event = load_json(file);
+    event["body"] = if base64 {
+        json!(STANDARD.encode(body))
+    } else {
+        json!(body)
+    };
+    event["isBase64Encoded"] = json!(base64);
+    event
+}
+
+/// The EventBridge sample event with `detail` replaced.
+pub fn eventbridge_event(detail: Value) -> Value {
+    let mut event = load_json("events/eventbridge.json");
+    event["detail"] = detail;
+    event
+}
+
+/// Status and servop body of an HTTP function result; checks the body is JSON.
+pub fn http_result(result: &Value) -> (u64, Value) {
+    let status = result["statusCode"].as_u64().expect("statusCode");
+    let body = result["body"].as_str().expect("body string");
+    (status, serde_json::from_str(body).expect("body is JSON"))
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
