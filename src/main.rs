@@ -23,5 +23,8 @@ async fn main() -> Result<(), Error> {
     let app = &app;
 
     // lambda_runtime wraps each invocation in a span that carries the Lambda request id.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle_event(app, event.payload))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle_event(app, event.payload)
+    }))
+    .await
 }

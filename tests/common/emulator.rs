@@ -30,7 +30,7 @@ use reset_mailer::reset::{epoch_seconds, App};
 /// Environment variable with the emulator's base URL, for example `http://127.0.0.1:5000`.
 pub const ENDPOINT_VARIABLE: &str = "RESET_MAILER_TEST_ENDPOINT";
 
-/// `APP_NAME` of every sandbox app; the subject is "Reset your Reset Mailer Tests password".
+/// `APP_NAME` of every sandbox app. The subject of its email is "Reset your Reset Mailer Tests password".
 pub const APP_NAME: &str = "Reset Mailer Tests";
 
 /// `RESET_URL_BASE` of every sandbox app. Its own query parameter makes the HTML body escape
@@ -100,7 +100,7 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .await
 }
 
-/// A unique sender address, not verified in SES, so moto rejects mail from it.
+/// Returns a unique sender address that is not verified in SES, so moto rejects mail from it.
 pub fn unverified_sender() -> String {
     format!("unverified-{}@example.com", unique_id())
 }
@@ -109,7 +109,7 @@ fn unique_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The servop of a password reset request.
+/// Builds the servop of a password reset request.
 pub fn servop(profile_id: &str, ttl_minutes: u32) -> Value {
     json!({
         "service": "user",
@@ -118,7 +118,7 @@ pub fn servop(profile_id: &str, ttl_minutes: u32) -> Value {
     })
 }
 
-/// A profile item with a user name and a language code, and an `identities` map when given.
+/// Builds a profile item with a user name, a language code and, when given, an `identities` map.
 pub fn profile_item(profile_id: &str, identities: Option<Item>) -> Item {
     let mut item = Item::from([
         ("profileId".to_owned(), AttributeValue::S(profile_id.to_owned())),
@@ -131,7 +131,7 @@ pub fn profile_item(profile_id: &str, identities: Option<Item>) -> Item {
     item
 }
 
-/// An `identities` map with `Email` set to `email` and an unrelated `Anonymous` entry.
+/// Builds an `identities` map with `Email` set to `email` and an unrelated `Anonymous` entry.
 pub fn identities_with_email(email: AttributeValue) -> Item {
     Item::from([
         ("Email".to_owned(), email),
@@ -139,7 +139,7 @@ pub fn identities_with_email(email: AttributeValue) -> Item {
     ])
 }
 
-/// Reads a `N` attribute as whole seconds; panics when it is missing or of another type.
+/// Reads a Number (`N`) attribute as a whole number. Panics when it is missing or of another type.
 pub fn number(item: &Item, name: &str) -> u64 {
     match item.get(name) {
         Some(AttributeValue::N(text)) => text
@@ -149,7 +149,7 @@ pub fn number(item: &Item, name: &str) -> u64 {
     }
 }
 
-/// Reads a `S` attribute; panics when it is missing or of another type.
+/// Reads a String (`S`) attribute. Panics when it is missing or of another type.
 pub fn string<'a>(item: &'a Item, name: &str) -> &'a str {
     match item.get(name) {
         Some(AttributeValue::S(text)) => text,
@@ -157,7 +157,7 @@ pub fn string<'a>(item: &'a Item, name: &str) -> &'a str {
     }
 }
 
-/// The current time as epoch seconds.
+/// Returns the current time as epoch seconds.
 pub fn now() -> u64 {
     epoch_seconds(SystemTime::now())
 }
@@ -170,7 +170,7 @@ pub struct Sandbox {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ses: aws_sdk_sesv2::Client,
     pub tables: Tables,
-    /// `EMAIL_FROM` of [`Sandbox::app`], with a display name; its address is verified in SES.
+    /// `EMAIL_FROM` of [`Sandbox::app`], with a display name. Its address is verified in SES.
     pub sender: String,
     /// Address stored in the profiles that [`Sandbox::put_profile_with_email`] writes. Mixed
     /// case and a `+` tag check that the address reaches SES byte for byte.
@@ -250,7 +250,7 @@ impl Sandbox {
             .unwrap_or_else(|err| panic!("CreateEmailIdentity failed: {}", DisplayErrorContext(&err)));
     }
 
-    /// Settings of the sandbox apps, sending from `email_from`.
+    /// Builds the settings of a sandbox app that sends from `email_from`.
     pub fn settings(&self, email_from: &str) -> Settings {
         Settings {
             email_from: email_from.to_owned(),
@@ -260,12 +260,12 @@ impl Sandbox {
         }
     }
 
-    /// The Lambda's app wired to the emulator through the real DynamoDB and SES adapters.
+    /// Builds the Lambda's app, wired to the emulator through the real DynamoDB and SES adapters.
     pub fn app(&self) -> App {
         self.app_sending_from(&self.sender)
     }
 
-    /// Like [`Sandbox::app`], with another `EMAIL_FROM`.
+    /// Builds the app like [`Sandbox::app`], with another `EMAIL_FROM`.
     pub fn app_sending_from(&self, email_from: &str) -> App {
         app_with(self.settings(email_from), self.tables.clone(), &self.sdk_config)
     }
@@ -286,7 +286,7 @@ impl Sandbox {
         self.put_profile(profile_item(profile_id, Some(identities))).await;
     }
 
-    /// The profile's token item, read with a consistent read.
+    /// Reads the profile's token item with a consistent read.
     pub async fn token_item(&self, profile_id: &str) -> Option<Item> {
         self.dynamodb
             .get_item()
@@ -299,7 +299,7 @@ impl Sandbox {
             .item
     }
 
-    /// Every item in the tokens table.
+    /// Scans the tokens table and returns every item.
     pub async fn token_items(&self) -> Vec<Item> {
         self.dynamodb
             .scan()
@@ -312,12 +312,12 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    /// Mail that moto accepted from [`Sandbox::sender`], oldest first.
+    /// Returns the mail that moto accepted from [`Sandbox::sender`], oldest first.
     pub fn sent_mail(&self) -> Vec<SentMail> {
         self.sent_mail_from(&self.sender)
     }
 
-    /// Mail that moto accepted from `source`, oldest first.
+    /// Returns the mail that moto accepted from `source`, oldest first.
     pub fn sent_mail_from(&self, source: &str) -> Vec<SentMail> {
         let state: Value = serde_json::from_slice(&http_get(&self.endpoint, "/moto-api/data.json"))
             .expect("moto's /moto-api/data.json is not JSON");
@@ -354,7 +354,7 @@ impl SentMail {
         }
     }
 
-    /// The reset link: the `href` of the first anchor in the HTML body, unescaped.
+    /// Extracts the reset link: the `href` of the first anchor in the HTML body, unescaped.
     pub fn link(&self) -> Url {
         let start = self.body.find("href=\"").expect("the HTML body has no link") + "href=\"".len();
         let length = self.body[start..].find('"').expect("unterminated href");
@@ -368,7 +368,7 @@ impl SentMail {
         Url::parse(&raw).unwrap_or_else(|err| panic!("the link {raw:?} is not a URL: {err}"))
     }
 
-    /// The `token` query parameter of the reset link.
+    /// Returns the `token` query parameter of the reset link.
     pub fn token(&self) -> String {
         let link = self.link();
         let mut tokens = link
@@ -416,8 +416,8 @@ fn http_get(endpoint: &str, path: &str) -> Vec<u8> {
         status_line.split(' ').nth(1) == Some("200"),
         "GET {path} returned {status_line:?}"
     );
-    // With `Connection: close` moto's server (Werkzeug) sends a plain body; a chunked one
-    // would need decoding.
+    // With `Connection: close` moto's server (Werkzeug 3.1) sends a plain body. A chunked body
+    // would need decoding, so it fails the request here.
     assert!(
         !head.contains("transfer-encoding: chunked"),
         "GET {path} returned a chunked body"
