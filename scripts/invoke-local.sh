@@ -47,10 +47,10 @@ wait_for() {
 .tools/moto/bin/moto_server -H 127.0.0.1 -p "${moto_port}" >"${logs}/moto.log" 2>&1 &
 pids+=($!)
 wait_for "${endpoint}/moto-api/" "moto"
-.tools/moto/bin/python scripts/seed_emulator.py "${endpoint}" profiles reset-tokens "${sender}"
+.tools/moto/bin/python scripts/seed_emulator.py "${endpoint}" profiles reset-tokens reset-requests "${sender}"
 
 # These settings reach the function through cargo-lambda's emulator.
-export PROFILES_TABLE=profiles TOKENS_TABLE=reset-tokens EMAIL_FROM="${sender}"
+export PROFILES_TABLE=profiles TOKENS_TABLE=reset-tokens REQUESTS_TABLE=reset-requests EMAIL_FROM="${sender}"
 export RESET_URL_BASE="https://example.com/reset-password" APP_NAME="Example App"
 cargo lambda watch -A 127.0.0.1 -P "${lambda_port}" --bin reset-mailer >"${logs}/watch.log" 2>&1 &
 pids+=($!)

@@ -1,8 +1,8 @@
 """Create the reset-mailer tables in a local emulator and seed the demo profiles.
 
-Usage: python seed_emulator.py ENDPOINT PROFILES_TABLE TOKENS_TABLE SENDER [FIXTURE]
+Usage: python seed_emulator.py ENDPOINT PROFILES_TABLE TOKENS_TABLE REQUESTS_TABLE SENDER [FIXTURE]
 
-Creates both tables (the tokens table with TTL on `expiresAt`), verifies SENDER with SES v2
+Creates the three tables (tokens and requests with TTL on `expiresAt`), verifies SENDER with SES v2
 and writes every profile of FIXTURE (default: fixtures/profiles.json) as a DynamoDB item.
 ENDPOINT must be a loopback URL: this script refuses anything else.
 """
@@ -33,13 +33,13 @@ def to_attribute(value):
 
 
 def main():
-    if len(sys.argv) not in (5, 6):
+    if len(sys.argv) not in (6, 7):
         sys.exit(__doc__)
-    endpoint, profiles_table, tokens_table, sender = sys.argv[1:5]
+    endpoint, profiles_table, tokens_table, requests_table, sender = sys.argv[1:6]
     if urlparse(endpoint).hostname not in LOOPBACK_HOSTS:
         sys.exit(f"seed_emulator: {endpoint} is not a loopback address")
     root = pathlib.Path(__file__).resolve().parent.parent
-    fixture = pathlib.Path(sys.argv[5]) if len(sys.argv) == 6 else root / "fixtures" / "profiles.json"
+    fixture = pathlib.Path(sys.argv[6]) if len(sys.argv) == 7 else root / "fixtures" / "profiles.json"
 
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
@@ -48,18 +48,20 @@ def main():
     sesv2 = session.client("sesv2", endpoint_url=endpoint)
 
     existing = dynamodb.list_tables()["TableNames"]
-    for table in (profiles_table, tokens_table):
+    tables = ((profiles_table, "profileId"), (tokens_table, "profileId"), (requests_table, "pk"))
+    for table, key in tables:
         if table not in existing:
             dynamodb.create_table(
                 TableName=table,
-                AttributeDefinitions=[{"AttributeName": "profileId", "AttributeType": "S"}],
-                KeySchema=[{"AttributeName": "profileId", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-    dynamodb.update_time_to_live(
-        TableName=tokens_table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
-    )
+    for table in (tokens_table, requests_table):
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+        )
     sesv2.create_email_identity(EmailIdentity=sender)
 
     profiles = json.loads(fixture.read_text())["profiles"]

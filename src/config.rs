@@ -10,6 +10,12 @@ pub const DEFAULT_MAX_TTL_MINUTES: u32 = 10_080;
 /// Upper bound for `MAX_TTL_MINUTES`: one year.
 pub const MAX_TTL_LIMIT_MINUTES: u32 = 525_600;
 
+/// Default for `RESEND_INTERVAL_SECONDS`: at most one email per profile per minute.
+pub const DEFAULT_RESEND_INTERVAL_SECONDS: u32 = 60;
+
+/// Default for `MAX_RESETS_PER_HOUR`.
+pub const DEFAULT_MAX_RESETS_PER_HOUR: u32 = 5;
+
 /// A missing or invalid setting, named by its environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable} {problem}")]
@@ -36,6 +42,10 @@ pub struct Settings {
     pub reset_url_base: Url,
     pub app_name: String,
     pub max_ttl_minutes: u32,
+    /// Shortest time between two emails to one profile, in seconds.
+    pub resend_interval_seconds: u32,
+    /// Most emails to one profile in any 60-minute window.
+    pub max_resets_per_hour: u32,
 }
 
 /// DynamoDB table names, needed only by the AWS adapters.
@@ -43,6 +53,9 @@ pub struct Settings {
 pub struct Tables {
     pub profiles: String,
     pub tokens: String,
+    /// Delivery records (idempotency) and per-profile send history (rate limit): partition
+    /// key `pk` (S), TTL attribute `expiresAt`.
+    pub requests: String,
 }
 
 impl Settings {
@@ -63,26 +76,35 @@ impl Settings {
             ));
         }
 
-        let max_ttl_minutes = match lookup("MAX_TTL_MINUTES") {
-            None => DEFAULT_MAX_TTL_MINUTES,
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|minutes| (1..=MAX_TTL_LIMIT_MINUTES).contains(minutes))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "MAX_TTL_MINUTES",
-                        format!("must be a whole number of minutes from 1 to {MAX_TTL_LIMIT_MINUTES}, got {raw:?}"),
-                    )
-                })?,
-        };
+        let max_ttl_minutes = optional_number(
+            &lookup,
+            "MAX_TTL_MINUTES",
+            DEFAULT_MAX_TTL_MINUTES,
+            1..=MAX_TTL_LIMIT_MINUTES,
+            "minutes",
+        )?;
+        let resend_interval_seconds = optional_number(
+            &lookup,
+            "RESEND_INTERVAL_SECONDS",
+            DEFAULT_RESEND_INTERVAL_SECONDS,
+            0..=86_400,
+            "seconds",
+        )?;
+        let max_resets_per_hour = optional_number(
+            &lookup,
+            "MAX_RESETS_PER_HOUR",
+            DEFAULT_MAX_RESETS_PER_HOUR,
+            1..=1_000,
+            "emails",
+        )?;
 
         Ok(Self {
             email_from,
             reset_url_base,
             app_name,
             max_ttl_minutes,
+            resend_interval_seconds,
+            max_resets_per_hour,
         })
     }
 
@@ -98,7 +120,13 @@ impl Tables {
         check_table(&profiles).map_err(|problem| ConfigError::new("PROFILES_TABLE", problem))?;
         let tokens = required(&lookup, "TOKENS_TABLE")?;
         check_table(&tokens).map_err(|problem| ConfigError::new("TOKENS_TABLE", problem))?;
-        Ok(Self { profiles, tokens })
+        let requests = required(&lookup, "REQUESTS_TABLE")?;
+        check_table(&requests).map_err(|problem| ConfigError::new("REQUESTS_TABLE", problem))?;
+        Ok(Self {
+            profiles,
+            tokens,
+            requests,
+        })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -115,6 +143,29 @@ fn required(lookup: &impl Fn(&str) -> Option<String>, variable: &'static str) ->
         Some(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(ConfigError::new(variable, "is not set")),
     }
+}
+
+fn optional_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    unit: &str,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = lookup(variable) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|value| range.contains(value))
+        .ok_or_else(|| {
+            let (low, high) = (range.start(), range.end());
+            ConfigError::new(
+                variable,
+                format!("must be a whole number of {unit} from {low} to {high}, got {raw:?}"),
+            )
+        })
 }
 
 fn check_sender(sender: &str) -> Result<(), String> {
@@ -198,6 +249,8 @@ mod tests {
         let settings = Settings::from_lookup(lookup_from(VALID)).expect("valid");
 
         assert_eq!(settings.max_ttl_minutes, DEFAULT_MAX_TTL_MINUTES);
+        assert_eq!(settings.resend_interval_seconds, DEFAULT_RESEND_INTERVAL_SECONDS);
+        assert_eq!(settings.max_resets_per_hour, DEFAULT_MAX_RESETS_PER_HOUR);
         assert_eq!(settings.reset_url_base.as_str(), "https://example.com/reset?lang=en");
     }
 
@@ -221,6 +274,10 @@ mod tests {
             ("MAX_TTL_MINUTES", "-1"),
             ("MAX_TTL_MINUTES", "abc"),
             ("MAX_TTL_MINUTES", "525601"),
+            ("RESEND_INTERVAL_SECONDS", "-1"),
+            ("RESEND_INTERVAL_SECONDS", "86401"),
+            ("MAX_RESETS_PER_HOUR", "0"),
+            ("MAX_RESETS_PER_HOUR", "many"),
         ];
         for (variable, value) in cases {
             let pairs = with(&[(variable, value)]);

@@ -131,6 +131,8 @@ mod tests {
             reset_url_base: Url::parse("https://example.com/reset?lang=en").expect("url"),
             app_name: "Tom & Jerry's".into(),
             max_ttl_minutes: 10080,
+            resend_interval_seconds: 60,
+            max_resets_per_hour: 5,
         }
     }
 

@@ -192,26 +192,29 @@ impl Sandbox {
             tables: Tables {
                 profiles: format!("profiles-{id}"),
                 tokens: format!("tokens-{id}"),
+                requests: format!("requests-{id}"),
             },
             sender: format!("{APP_NAME} <no-reply-{id}@example.com>"),
             recipient: format!("Reset.User+{id}@Example.COM"),
         };
 
-        sandbox.create_table(&sandbox.tables.profiles).await;
-        sandbox.create_table(&sandbox.tables.tokens).await;
-        sandbox.enable_ttl().await;
+        sandbox.create_table(&sandbox.tables.profiles, "profileId").await;
+        sandbox.create_table(&sandbox.tables.tokens, "profileId").await;
+        sandbox.create_table(&sandbox.tables.requests, "pk").await;
+        sandbox.enable_ttl(&sandbox.tables.tokens).await;
+        sandbox.enable_ttl(&sandbox.tables.requests).await;
         sandbox.verify(&format!("no-reply-{id}@example.com")).await;
         Some(sandbox)
     }
 
-    async fn create_table(&self, name: &str) {
+    async fn create_table(&self, name: &str, key_name: &str) {
         let key_attribute = AttributeDefinition::builder()
-            .attribute_name("profileId")
+            .attribute_name(key_name)
             .attribute_type(ScalarAttributeType::S)
             .build()
             .expect("attribute definition");
         let key = KeySchemaElement::builder()
-            .attribute_name("profileId")
+            .attribute_name(key_name)
             .key_type(KeyType::Hash)
             .build()
             .expect("key");
@@ -226,7 +229,7 @@ impl Sandbox {
             .unwrap_or_else(|err| panic!("CreateTable {name} failed: {}", DisplayErrorContext(&err)));
     }
 
-    async fn enable_ttl(&self) {
+    async fn enable_ttl(&self, table: &str) {
         let specification = TimeToLiveSpecification::builder()
             .enabled(true)
             .attribute_name("expiresAt")
@@ -234,7 +237,7 @@ impl Sandbox {
             .expect("TTL spec");
         self.dynamodb
             .update_time_to_live()
-            .table_name(&self.tables.tokens)
+            .table_name(table)
             .time_to_live_specification(specification)
             .send()
             .await
@@ -257,6 +260,7 @@ impl Sandbox {
             reset_url_base: Url::parse(RESET_URL_BASE).expect("reset URL"),
             app_name: APP_NAME.to_owned(),
             max_ttl_minutes: DEFAULT_MAX_TTL_MINUTES,
+            ..Settings::from_lookup(reset_mailer::embedded::demo_setting).expect("demo settings")
         }
     }
 
