@@ -299,10 +299,15 @@ mod tests {
         let ok = Tables::from_lookup(lookup_from(&[
             ("PROFILES_TABLE", "profiles"),
             ("TOKENS_TABLE", "reset-tokens"),
+            ("REQUESTS_TABLE", "reset-requests"),
         ]));
         let missing = Tables::from_lookup(lookup_from(&[("PROFILES_TABLE", "profiles")])).expect_err("missing");
-        let bad =
-            Tables::from_lookup(lookup_from(&[("PROFILES_TABLE", "a b"), ("TOKENS_TABLE", "t-1")])).expect_err("bad");
+        let bad = Tables::from_lookup(lookup_from(&[
+            ("PROFILES_TABLE", "a b"),
+            ("TOKENS_TABLE", "t-1"),
+            ("REQUESTS_TABLE", "r-1"),
+        ]))
+        .expect_err("bad");
 
         assert!(ok.is_ok());
         assert_eq!(missing.variable, "TOKENS_TABLE");

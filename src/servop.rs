@@ -1,5 +1,8 @@
 //! Parsing of the servop `{"service", "operation", "data"}` into a typed [`ResetRequest`].
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::domain::{ProfileId, TokenTtl};
@@ -11,11 +14,20 @@ pub const OPERATION: &str = "SYS_SEND_PASSWORD_RESET_EMAIL_WITH_EXPIRY";
 /// Largest request body or servop accepted, in bytes. A valid servop is under 400 bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Longest idempotency key accepted, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+
+/// The `data` fields this operation knows; any other field is rejected, so that a
+/// caller's mistake (or an extra `to` address) never passes silently.
+const DATA_FIELDS: [&str; 3] = ["profileId", "tokenTtlInMinutes", "idempotencyKey"];
+
 /// A validated request to send one password reset email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetRequest {
     pub profile_id: ProfileId,
     pub ttl: TokenTtl,
+    /// The caller's `idempotencyKey`, if it gave one.
+    pub idempotency_key: Option<String>,
 }
 
 /// Parses raw bytes (an HTTP body) as a JSON servop.
@@ -30,7 +42,7 @@ pub fn parse_body(body: &[u8], max_ttl_minutes: u32) -> Result<ResetRequest, Res
             "The request body is empty; expected a JSON servop.".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(body)
+    let StrictJson(value) = serde_json::from_slice(body)
         .map_err(|err| ResetError::JsonParsing(format!("The request body is not valid JSON: {err}.")))?;
     parse_servop(&value, max_ttl_minutes)
 }
@@ -61,6 +73,12 @@ pub fn parse_data(data: &Value, max_ttl_minutes: u32) -> Result<ResetRequest, Re
             expected: "a JSON object",
         });
     };
+    if let Some(unknown) = data.keys().find(|key| !DATA_FIELDS.contains(&key.as_str())) {
+        return Err(ResetError::InvalidValue {
+            field: "data",
+            problem: unknown_field_problem(unknown),
+        });
+    }
 
     let profile_id = match data.get("profileId") {
         None | Some(Value::Null) => return Err(ResetError::MissingParameter("profileId")),
@@ -91,7 +109,112 @@ pub fn parse_data(data: &Value, max_ttl_minutes: u32) -> Result<ResetRequest, Re
         problem,
     })?;
 
-    Ok(ResetRequest { profile_id, ttl })
+    let idempotency_key = match data.get("idempotencyKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(key)) => Some(parse_idempotency_key(key)?),
+        Some(_) => {
+            return Err(ResetError::InvalidType {
+                field: "idempotencyKey",
+                expected: "a string",
+            })
+        }
+    };
+
+    Ok(ResetRequest {
+        profile_id,
+        ttl,
+        idempotency_key,
+    })
+}
+
+/// Checks a caller-chosen idempotency key: 1 to 128 printable ASCII characters.
+pub fn parse_idempotency_key(key: &str) -> Result<String, ResetError> {
+    let printable = key.bytes().all(|byte| byte.is_ascii_graphic());
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !printable {
+        return Err(ResetError::InvalidValue {
+            field: "idempotencyKey",
+            problem: format!("must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters without spaces"),
+        });
+    }
+    Ok(key.to_owned())
+}
+
+/// Names an unknown field in the error only when that is safe to echo: short and plain.
+fn unknown_field_problem(field: &str) -> String {
+    let allowed = DATA_FIELDS.join(", ");
+    if field.len() <= 64 && field.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_') {
+        format!("unknown parameter '{field}'; allowed parameters are {allowed}")
+    } else {
+        format!("unknown parameter; allowed parameters are {allowed}")
+    }
+}
+
+/// A JSON value parsed with one rule more than `serde_json::Value`: an object with the same
+/// key twice is an error rather than silently keeping the last value.
+struct StrictJson(Value);
+
+impl<'de> Deserialize<'de> for StrictJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom("duplicate object key"));
+            }
+            let StrictJson(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Reads a JSON number as whole minutes. Integral floats such as `1440.0` count as whole;
@@ -355,6 +478,65 @@ mod tests {
             assert_eq!(error.reason_code(), code, "{body}");
             assert_eq!(error.status(), 400, "{body}");
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected() {
+        let bodies = [
+            servop_with(r#"{"profileId":"a","profileId":"b","tokenTtlInMinutes":60}"#),
+            format!(r#"{{"service":"user","service":"user","operation":"{OPERATION}","data":{{}}}}"#),
+            servop_with(r#"{"profileId":"a","tokenTtlInMinutes":60,"x":{"k":1,"k":2}}"#),
+        ];
+        for body in bodies {
+            let error = parse_body(body.as_bytes(), MAX).expect_err(&body);
+            assert_eq!(error.reason_code(), reason::JSON_PARSING_ERROR, "{body}");
+            assert!(error.to_string().contains("duplicate object key"), "{error}");
+        }
+    }
+
+    #[test]
+    fn unknown_data_fields_are_rejected() {
+        let cases = [
+            (
+                r#"{"profileId":"p","tokenTtlInMinutes":60,"to":["x@example.com"]}"#,
+                Some("'to'"),
+            ),
+            (
+                r#"{"profileId":"p","tokenTtlInMinutes":60,"bcc":"x@example.com"}"#,
+                Some("'bcc'"),
+            ),
+            (
+                r#"{"profileId":"p","tokenTtlInMinutes":60,"e mail\\n":"x"}"#,
+                None,
+            ),
+        ];
+        for (data, named) in cases {
+            let error = parse_body(servop_with(data).as_bytes(), MAX).expect_err(data);
+            assert_eq!(error.reason_code(), reason::INVALID_PARAMETER_VALUE, "{data}");
+            if let Some(name) = named {
+                assert!(error.to_string().contains(name), "{error}");
+            }
+            assert!(!error.to_string().contains('\n'), "{error}");
+        }
+    }
+
+    #[test]
+    fn idempotency_key_field() {
+        let valid = servop_with(r#"{"profileId":"p","tokenTtlInMinutes":60,"idempotencyKey":"order-17"}"#);
+        let spaced = servop_with(r#"{"profileId":"p","tokenTtlInMinutes":60,"idempotencyKey":"a b"}"#);
+        let numeric = servop_with(r#"{"profileId":"p","tokenTtlInMinutes":60,"idempotencyKey":17}"#);
+
+        let request = parse_body(valid.as_bytes(), MAX).expect("valid");
+
+        assert_eq!(request.idempotency_key.as_deref(), Some("order-17"));
+        assert_eq!(
+            parse_body(spaced.as_bytes(), MAX).map_err(|e| e.reason_code()),
+            Err(reason::INVALID_PARAMETER_VALUE)
+        );
+        assert_eq!(
+            parse_body(numeric.as_bytes(), MAX).map_err(|e| e.reason_code()),
+            Err(reason::INVALID_PARAMETER_TYPE)
+        );
     }
 
     #[test]
