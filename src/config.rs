@@ -26,10 +26,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(variable: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            variable,
-            problem: problem.into(),
-        }
+        Self { variable, problem: problem.into() }
     }
 }
 
@@ -70,19 +67,11 @@ impl Settings {
 
         let app_name = required(&lookup, "APP_NAME")?;
         if app_name.chars().count() > 64 || app_name.chars().any(char::is_control) {
-            return Err(ConfigError::new(
-                "APP_NAME",
-                "must be at most 64 characters, without control characters",
-            ));
+            return Err(ConfigError::new("APP_NAME", "must be at most 64 characters, without control characters"));
         }
 
-        let max_ttl_minutes = optional_number(
-            &lookup,
-            "MAX_TTL_MINUTES",
-            DEFAULT_MAX_TTL_MINUTES,
-            1..=MAX_TTL_LIMIT_MINUTES,
-            "minutes",
-        )?;
+        let max_ttl_minutes =
+            optional_number(&lookup, "MAX_TTL_MINUTES", DEFAULT_MAX_TTL_MINUTES, 1..=MAX_TTL_LIMIT_MINUTES, "minutes")?;
         let resend_interval_seconds = optional_number(
             &lookup,
             "RESEND_INTERVAL_SECONDS",
@@ -90,22 +79,10 @@ impl Settings {
             0..=86_400,
             "seconds",
         )?;
-        let max_resets_per_hour = optional_number(
-            &lookup,
-            "MAX_RESETS_PER_HOUR",
-            DEFAULT_MAX_RESETS_PER_HOUR,
-            1..=1_000,
-            "emails",
-        )?;
+        let max_resets_per_hour =
+            optional_number(&lookup, "MAX_RESETS_PER_HOUR", DEFAULT_MAX_RESETS_PER_HOUR, 1..=1_000, "emails")?;
 
-        Ok(Self {
-            email_from,
-            reset_url_base,
-            app_name,
-            max_ttl_minutes,
-            resend_interval_seconds,
-            max_resets_per_hour,
-        })
+        Ok(Self { email_from, reset_url_base, app_name, max_ttl_minutes, resend_interval_seconds, max_resets_per_hour })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -122,11 +99,7 @@ impl Tables {
         check_table(&tokens).map_err(|problem| ConfigError::new("TOKENS_TABLE", problem))?;
         let requests = required(&lookup, "REQUESTS_TABLE")?;
         check_table(&requests).map_err(|problem| ConfigError::new("REQUESTS_TABLE", problem))?;
-        Ok(Self {
-            profiles,
-            tokens,
-            requests,
-        })
+        Ok(Self { profiles, tokens, requests })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -155,17 +128,10 @@ fn optional_number(
     let Some(raw) = lookup(variable) else {
         return Ok(default);
     };
-    raw.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|value| range.contains(value))
-        .ok_or_else(|| {
-            let (low, high) = (range.start(), range.end());
-            ConfigError::new(
-                variable,
-                format!("must be a whole number of {unit} from {low} to {high}, got {raw:?}"),
-            )
-        })
+    raw.trim().parse::<u32>().ok().filter(|value| range.contains(value)).ok_or_else(|| {
+        let (low, high) = (range.start(), range.end());
+        ConfigError::new(variable, format!("must be a whole number of {unit} from {low} to {high}, got {raw:?}"))
+    })
 }
 
 fn check_sender(sender: &str) -> Result<(), String> {
@@ -195,25 +161,19 @@ fn parse_reset_url(raw: &str) -> Result<Url, String> {
         return Err(format!("must not contain a fragment or credentials, got {raw:?}"));
     }
     if url.query_pairs().any(|(key, _)| key == "token") {
-        return Err(format!(
-            "must not already contain a 'token' query parameter, got {raw:?}"
-        ));
+        return Err(format!("must not already contain a 'token' query parameter, got {raw:?}"));
     }
     Ok(url)
 }
 
 fn check_table(name: &str) -> Result<(), String> {
     let valid_name = (3..=255).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     let arn = name.starts_with("arn:") && name.len() <= 1024 && !name.chars().any(|c| c.is_whitespace());
     if valid_name || arn {
         Ok(())
     } else {
-        Err(format!(
-            "must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .) or a table ARN, got {name:?}"
-        ))
+        Err(format!("must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .) or a table ARN, got {name:?}"))
     }
 }
 
@@ -235,11 +195,7 @@ mod tests {
     ];
 
     fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        let mut pairs: Vec<_> = VALID
-            .iter()
-            .copied()
-            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
-            .collect();
+        let mut pairs: Vec<_> = VALID.iter().copied().filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k)).collect();
         pairs.extend(overrides.iter().copied().filter(|(_, v)| !v.is_empty()));
         pairs
     }

@@ -87,11 +87,7 @@ impl TokenTtl {
         let minutes = self.minutes % 60;
 
         // Whole days below two read better as hours: "24 hours" rather than "1 day".
-        let (days, hours) = if days == 1 && hours == 0 && minutes == 0 {
-            (0, 24)
-        } else {
-            (days, hours)
-        };
+        let (days, hours) = if days == 1 && hours == 0 && minutes == 0 { (0, 24) } else { (days, hours) };
 
         let parts: Vec<String> = [(days, "day"), (hours, "hour"), (minutes, "minute")]
             .into_iter()
@@ -191,10 +187,7 @@ impl fmt::Debug for ResetToken {
 
 /// The lowercase hex SHA-256 of a token string, as a verifier computes it from a link.
 pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Fills a token secret from the operating system's CSPRNG.
@@ -255,12 +248,7 @@ mod tests {
 
     #[test]
     fn email_addresses() {
-        let valid = [
-            "a@example.com",
-            "First.Last+tag@mail.example.co.uk",
-            "o'neil@x-y.org",
-            "UPPER@EXAMPLE.COM",
-        ];
+        let valid = ["a@example.com", "First.Last+tag@mail.example.co.uk", "o'neil@x-y.org", "UPPER@EXAMPLE.COM"];
         let invalid = [
             "",
             "plain",
@@ -283,11 +271,7 @@ mod tests {
             "a@exämple.com",
         ];
         for raw in valid {
-            assert_eq!(
-                EmailAddress::parse(raw).map(|e| e.as_str().to_owned()),
-                Some(raw.to_owned()),
-                "{raw}"
-            );
+            assert_eq!(EmailAddress::parse(raw).map(|e| e.as_str().to_owned()), Some(raw.to_owned()), "{raw}");
         }
         for raw in invalid {
             assert!(EmailAddress::parse(raw).is_none(), "accepted {raw:?}");
@@ -312,10 +296,7 @@ mod tests {
 
     #[test]
     fn sha256_known_vector() {
-        assert_eq!(
-            token_digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(token_digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -26,11 +26,7 @@ pub fn compose(
     expires_at: u64,
 ) -> OutgoingEmail {
     let app = settings.app_name.as_str();
-    let greeting_name = profile
-        .user_name
-        .as_deref()
-        .map(printable)
-        .filter(|name| !name.is_empty());
+    let greeting_name = profile.user_name.as_deref().map(printable).filter(|name| !name.is_empty());
     let lifetime = ttl.describe();
     let expiry = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(expires_at));
 
@@ -54,11 +50,7 @@ pub fn compose(
         Some(name) => format!("Hello {},", escape_html(name)),
         None => "Hello,".to_string(),
     };
-    let lang = profile
-        .language_code
-        .as_deref()
-        .filter(|code| is_language_tag(code))
-        .unwrap_or("en");
+    let lang = profile.language_code.as_deref().filter(|code| is_language_tag(code)).unwrap_or("en");
     let app_html = escape_html(app);
     let link_html = escape_html(link.as_str());
     let html = format!(
@@ -75,13 +67,7 @@ pub fn compose(
          </body>\n</html>\n"
     );
 
-    OutgoingEmail {
-        from: settings.email_from.clone(),
-        to,
-        subject,
-        text,
-        html,
-    }
+    OutgoingEmail { from: settings.email_from.clone(), to, subject, text, html }
 }
 
 /// Escapes text for HTML element content and double-quoted attribute values.
@@ -103,11 +89,7 @@ pub fn escape_html(raw: &str) -> String {
 /// Replaces control characters (line breaks included) with spaces and trims the result,
 /// so a stored name cannot add lines to the message.
 fn printable(raw: &str) -> String {
-    raw.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .to_string()
+    raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
 }
 
 /// Accepts simple BCP 47 tags such as `en`, `fr-CA` or `zh-Hant`.
@@ -158,10 +140,7 @@ mod tests {
         let link = reset_link(&settings().reset_url_base, &token);
 
         let pairs: Vec<(String, String)> = link.query_pairs().into_owned().collect();
-        assert_eq!(
-            pairs,
-            vec![("lang".into(), "en".into()), ("token".into(), token.expose().into())]
-        );
+        assert_eq!(pairs, vec![("lang".into(), "en".into()), ("token".into(), token.expose().into())]);
         assert!(link.as_str().starts_with("https://example.com/reset?lang=en&token="));
     }
 

@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use crate::config::Settings;
 use crate::domain::ProfileId;
 use crate::error::BackendError;
-use crate::ports::{EmailIdentity, Mailer, OutgoingEmail, ProfileRecord, ProfileStore, TokenRecord, TokenStore};
+use crate::ports::{
+    BeginOutcome, DeliveryRecord, EmailIdentity, Ledger, Mailer, OutgoingEmail, ProfileRecord, ProfileStore,
+    SendHistory, SendPlan, TokenRecord, TokenStore,
+};
 
 /// The fixture compiled into the binary: `fixtures/profiles.json`.
 pub const DEFAULT_PROFILES: &str = include_str!("../fixtures/profiles.json");
@@ -44,15 +47,11 @@ impl FixtureProfiles {
     pub fn from_json(document: &str) -> Result<Self, String> {
         let root: Value =
             serde_json::from_str(document).map_err(|err| format!("profiles fixture is not JSON: {err}"))?;
-        let items = root["profiles"]
-            .as_array()
-            .ok_or("profiles fixture has no \"profiles\" array")?;
+        let items = root["profiles"].as_array().ok_or("profiles fixture has no \"profiles\" array")?;
 
         let mut profiles = HashMap::new();
         for item in items {
-            let id = item["profileId"]
-                .as_str()
-                .ok_or("a fixture profile has no string \"profileId\"")?;
+            let id = item["profileId"].as_str().ok_or("a fixture profile has no string \"profileId\"")?;
             profiles.insert(id.to_owned(), record_from_json(item));
         }
         Ok(Self { profiles })
@@ -80,47 +79,63 @@ impl ProfileStore for FixtureProfiles {
     }
 }
 
-/// Token items keyed by profile id, like the DynamoDB table. With a file, every change is
-/// written to it as JSON so the user can inspect the stored item.
+/// Token items keyed by profile id, like the DynamoDB table, plus the request records
+/// (delivery records and send histories). One lock makes each method atomic. With a file,
+/// every change of the token items is written to it as JSON so the user can inspect them.
 #[derive(Default)]
 pub struct MemoryTokens {
-    items: Mutex<HashMap<String, TokenRecord>>,
+    state: Mutex<LedgerState>,
     file: Option<PathBuf>,
 }
 
+#[derive(Default)]
+struct LedgerState {
+    tokens: HashMap<String, TokenRecord>,
+    deliveries: HashMap<String, DeliveryRecord>,
+    histories: HashMap<String, SendHistory>,
+}
+
 impl MemoryTokens {
-    /// A store that starts with the items in `file` (if it exists) and writes every change back.
+    /// A store that starts with the token items in `file` (if it exists) and writes every
+    /// change back.
     pub fn with_file(file: PathBuf) -> Result<Self, String> {
-        let mut items = HashMap::new();
+        let mut state = LedgerState::default();
         if file.exists() {
             let text = fs::read_to_string(&file).map_err(|err| format!("cannot read {}: {err}", file.display()))?;
             let stored: Value =
                 serde_json::from_str(&text).map_err(|err| format!("{} is not JSON: {err}", file.display()))?;
             for item in stored.as_array().into_iter().flatten() {
                 if let Some(record) = record_from_item(item) {
-                    items.insert(record.profile_id.as_str().to_owned(), record);
+                    state.tokens.insert(record.profile_id.as_str().to_owned(), record);
                 }
             }
         }
-        Ok(Self {
-            items: Mutex::new(items),
-            file: Some(file),
-        })
+        Ok(Self { state: Mutex::new(state), file: Some(file) })
     }
 
-    /// A copy of every stored item.
+    /// A copy of every stored token item.
     pub fn snapshot(&self) -> Vec<TokenRecord> {
-        self.lock().values().cloned().collect()
+        self.lock().tokens.values().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenRecord>> {
+    /// The delivery record stored under `key`.
+    pub fn delivery(&self, key: &str) -> Option<DeliveryRecord> {
+        self.lock().deliveries.get(key).cloned()
+    }
+
+    /// The stored send history of `profile_id`.
+    pub fn history(&self, profile_id: &str) -> SendHistory {
+        self.lock().histories.get(profile_id).cloned().unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
         // A panic while holding the lock leaves plain data behind, still usable.
-        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn persist(&self, items: &HashMap<String, TokenRecord>, operation: &'static str) -> Result<(), BackendError> {
+    fn persist(&self, tokens: &HashMap<String, TokenRecord>, operation: &'static str) -> Result<(), BackendError> {
         let Some(file) = &self.file else { return Ok(()) };
-        let mut list: Vec<&TokenRecord> = items.values().collect();
+        let mut list: Vec<&TokenRecord> = tokens.values().collect();
         list.sort_by(|a, b| a.profile_id.as_str().cmp(b.profile_id.as_str()));
         let document = Value::Array(list.into_iter().map(item_from_record).collect());
         let text = serde_json::to_string_pretty(&document).unwrap_or_default();
@@ -149,21 +164,66 @@ fn record_from_item(item: &Value) -> Option<TokenRecord> {
 
 #[async_trait]
 impl TokenStore for MemoryTokens {
-    async fn put_token(&self, record: &TokenRecord) -> Result<(), BackendError> {
-        let mut items = self.lock();
-        items.insert(record.profile_id.as_str().to_owned(), record.clone());
-        self.persist(&items, "PutItem")
+    async fn load(&self, delivery_key: Option<&str>, profile_id: &ProfileId) -> Result<Ledger, BackendError> {
+        let state = self.lock();
+        Ok(Ledger {
+            delivery: delivery_key.and_then(|key| state.deliveries.get(key).cloned()),
+            history: state.histories.get(profile_id.as_str()).cloned().unwrap_or_default(),
+        })
     }
 
-    async fn revoke_token(&self, profile_id: &ProfileId, token_hash: &str) -> Result<(), BackendError> {
-        let mut items = self.lock();
-        if items
-            .get(profile_id.as_str())
-            .is_some_and(|item| item.token_hash == token_hash)
-        {
-            items.remove(profile_id.as_str());
+    async fn begin_send(&self, plan: &SendPlan) -> Result<BeginOutcome, BackendError> {
+        let mut state = self.lock();
+        let profile = plan.token.profile_id.as_str();
+
+        let stored_version = state.histories.get(profile).map_or(0, |history| history.version);
+        let claimed = plan.delivery_key.as_ref().is_some_and(|key| state.deliveries.contains_key(key));
+        if stored_version != plan.history_before.version || claimed {
+            return Ok(BeginOutcome::Conflict);
         }
-        self.persist(&items, "DeleteItem")
+
+        state.tokens.insert(profile.to_owned(), plan.token.clone());
+        state.histories.insert(profile.to_owned(), plan.history_after.clone());
+        if let Some(key) = &plan.delivery_key {
+            let record = DeliveryRecord::Sending { profile_id: profile.to_owned(), locked_until: plan.locked_until };
+            state.deliveries.insert(key.clone(), record);
+        }
+        self.persist(&state.tokens, "TransactWriteItems")?;
+        Ok(BeginOutcome::Started)
+    }
+
+    async fn abort_send(&self, plan: &SendPlan) -> Result<(), BackendError> {
+        let mut state = self.lock();
+        let profile = plan.token.profile_id.as_str();
+
+        if state.tokens.get(profile).is_some_and(|item| item.token_hash == plan.token.token_hash) {
+            state.tokens.remove(profile);
+        }
+        if state.histories.get(profile).is_some_and(|history| history.version == plan.history_after.version) {
+            // A fresh version, as the DynamoDB adapter writes, keeps the optimistic lock safe.
+            let restored =
+                SendHistory { sends: plan.history_before.sends.clone(), version: plan.history_after.version + 1 };
+            state.histories.insert(profile.to_owned(), restored);
+        }
+        if let Some(key) = &plan.delivery_key {
+            if matches!(state.deliveries.get(key), Some(DeliveryRecord::Sending { .. })) {
+                state.deliveries.remove(key);
+            }
+        }
+        self.persist(&state.tokens, "DeleteItem")
+    }
+
+    async fn complete(
+        &self,
+        delivery_key: &str,
+        profile_id: &ProfileId,
+        response: &str,
+        _expires_at: u64,
+    ) -> Result<(), BackendError> {
+        let record =
+            DeliveryRecord::Completed { profile_id: profile_id.as_str().to_owned(), response: response.to_owned() };
+        self.lock().deliveries.insert(delivery_key.to_owned(), record);
+        Ok(())
     }
 }
 
@@ -177,17 +237,11 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn with_folder(folder: PathBuf) -> Self {
-        Self {
-            sent: Mutex::default(),
-            folder: Some(folder),
-        }
+        Self { sent: Mutex::default(), folder: Some(folder) }
     }
 
     pub fn sent(&self) -> Vec<OutgoingEmail> {
-        self.sent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// Path of the `.eml` file of message number `index` (from 1).
@@ -249,14 +303,8 @@ mod tests {
             (json!({}), EmailIdentity::Absent),
             (json!({"identities": {}}), EmailIdentity::Absent),
             (json!({"identities": {"Email": ""}}), EmailIdentity::Absent),
-            (
-                json!({"identities": {"Email": ["a@example.com"]}}),
-                EmailIdentity::NotText,
-            ),
-            (
-                json!({"identities": {"Email": "a@example.com"}}),
-                EmailIdentity::Text("a@example.com".into()),
-            ),
+            (json!({"identities": {"Email": ["a@example.com"]}}), EmailIdentity::NotText),
+            (json!({"identities": {"Email": "a@example.com"}}), EmailIdentity::Text("a@example.com".into())),
         ];
         for (item, expected) in cases {
             assert_eq!(record_from_json(&item).email, expected, "{item}");
@@ -275,11 +323,15 @@ mod tests {
             expires_at: 160,
         };
 
-        MemoryTokens::with_file(file.clone())
-            .expect("store")
-            .put_token(&record)
-            .await
-            .expect("put");
+        let plan = SendPlan {
+            token: record.clone(),
+            delivery_key: None,
+            locked_until: 160,
+            history_before: SendHistory::default(),
+            history_after: SendHistory { sends: vec![100], version: 1 },
+        };
+        let store = MemoryTokens::with_file(file.clone()).expect("store");
+        assert_eq!(store.begin_send(&plan).await.expect("begin"), BeginOutcome::Started);
         let reopened = MemoryTokens::with_file(file).expect("reopen");
 
         assert_eq!(reopened.snapshot(), vec![record]);

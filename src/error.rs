@@ -14,6 +14,7 @@ pub mod reason {
     pub const EMAIL_NOT_VALID: u32 = 40221;
     pub const EMAIL_SEND_ERROR: u32 = 40361;
     pub const DATABASE_ERROR: u32 = 40215;
+    pub const USER_RATE_LIMIT_EXCEEDED: u32 = 40823;
 }
 
 /// A failed call to DynamoDB, SES or a local stand-in for them.
@@ -25,24 +26,29 @@ pub mod reason {
 pub struct BackendError {
     operation: &'static str,
     retryable: bool,
+    /// The request may have reached the service and taken effect (a time-out or a lost
+    /// response after it was sent).
+    outcome_unknown: bool,
     detail: String,
 }
 
 impl BackendError {
     pub fn retryable(operation: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            operation,
-            retryable: true,
-            detail: detail.into(),
-        }
+        Self { operation, retryable: true, outcome_unknown: false, detail: detail.into() }
     }
 
     pub fn permanent(operation: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            operation,
-            retryable: false,
-            detail: detail.into(),
-        }
+        Self { operation, retryable: false, outcome_unknown: false, detail: detail.into() }
+    }
+
+    /// A retryable failure after which the call may still have taken effect.
+    pub fn outcome_unknown(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self { operation, retryable: true, outcome_unknown: true, detail: detail.into() }
+    }
+
+    /// Whether the call may have taken effect despite the error.
+    pub fn may_have_succeeded(&self) -> bool {
+        self.outcome_unknown
     }
 
     /// Whether the same call may succeed when tried again (throttling, 5xx, time-outs).
@@ -68,10 +74,7 @@ pub enum ResetError {
     #[error("Missing required parameter '{0}'.")]
     MissingParameter(&'static str),
     #[error("Parameter '{field}' must be {expected}.")]
-    InvalidType {
-        field: &'static str,
-        expected: &'static str,
-    },
+    InvalidType { field: &'static str, expected: &'static str },
     #[error("Invalid value for parameter '{field}': {problem}.")]
     InvalidValue { field: &'static str, problem: String },
     #[error("No profile exists with the given profileId.")]
@@ -84,6 +87,10 @@ pub enum ResetError {
     EmailSend(#[source] BackendError),
     #[error("A database operation failed.")]
     Database(#[source] BackendError),
+    #[error("Too many password reset requests for this profile; retry after {retry_after} seconds.")]
+    RateLimited { retry_after: u64 },
+    #[error("A request with the same idempotency key is still in progress; retry after {retry_after} seconds.")]
+    InProgress { retry_after: u64 },
 }
 
 impl ResetError {
@@ -99,6 +106,7 @@ impl ResetError {
             Self::EmailNotValid => reason::EMAIL_NOT_VALID,
             Self::EmailSend(_) => reason::EMAIL_SEND_ERROR,
             Self::Database(_) => reason::DATABASE_ERROR,
+            Self::RateLimited { .. } | Self::InProgress { .. } => reason::USER_RATE_LIMIT_EXCEEDED,
         }
     }
 
@@ -106,6 +114,8 @@ impl ResetError {
     pub fn status(&self) -> u16 {
         match self {
             Self::ProfileNotFound => 404,
+            Self::RateLimited { .. } => 429,
+            Self::InProgress { .. } => 409,
             Self::EmailSend(cause) | Self::Database(cause) if cause.is_retryable() => 503,
             Self::EmailSend(_) | Self::Database(_) => 500,
             _ => 400,
@@ -116,18 +126,32 @@ impl ResetError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::EmailSend(cause) | Self::Database(cause) => cause.is_retryable(),
+            // The first delivery may still fail and be retried: check again later.
+            Self::InProgress { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Seconds until the same request may succeed, for rate-limit and in-progress errors.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } | Self::InProgress { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 
     /// The brainCloud-style error object returned to the caller.
     pub fn to_response(&self) -> Value {
-        json!({
+        let mut body = json!({
             "status": self.status(),
             "reason_code": self.reason_code(),
             "status_message": self.to_string(),
             "severity": "ERROR",
-        })
+        });
+        if let Some(seconds) = self.retry_after() {
+            body["retryAfterSeconds"] = json!(seconds);
+        }
+        body
     }
 }
 

@@ -12,7 +12,8 @@
 //! - [`reset`]: the use case (read the profile, store the token, send the email) and the
 //!   [`reset::App`] that holds its dependencies.
 //! - [`email`]: the reset link and the message text.
-//! - [`ports`]: the traits the use case needs: profiles, tokens, mail.
+//! - [`ratelimit`]: the per-profile send limit over the stored send history.
+//! - [`ports`]: the traits the use case needs: profiles, tokens and request records, mail.
 //! - [`aws`]: DynamoDB and SES v2 implementations of the ports, and the SDK setup.
 //! - [`embedded`]: local implementations for the demo runner and for tests.
 //! - [`config`], [`error`], [`telemetry`]: settings, the brainCloud error mapping, logging.
@@ -24,6 +25,7 @@ pub mod email;
 pub mod embedded;
 pub mod error;
 pub mod ports;
+pub mod ratelimit;
 pub mod reset;
 pub mod servop;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tracing::error;
 
-use reset_mailer::trigger::handle_event;
+use reset_mailer::trigger::handle_invocation;
 
 // Lambda runs one invocation at a time per execution environment, so one thread suffices.
 #[tokio::main(flavor = "current_thread")]
@@ -23,8 +23,8 @@ async fn main() -> Result<(), Error> {
     let app = &app;
 
     // lambda_runtime wraps each invocation in a span that carries the Lambda request id.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handle_event(app, event.payload)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle_invocation(app, event.payload, Some(&event.context.request_id)).await
     }))
     .await
 }

@@ -61,9 +61,7 @@ pub struct OutgoingEmail {
 // The bodies carry the reset link: keep them out of debug output.
 impl fmt::Debug for OutgoingEmail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutgoingEmail")
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
+        f.debug_struct("OutgoingEmail").field("subject", &self.subject).finish_non_exhaustive()
     }
 }
 
@@ -73,14 +71,77 @@ pub trait ProfileStore: Send + Sync {
     async fn find_profile(&self, id: &ProfileId) -> Result<Option<ProfileRecord>, BackendError>;
 }
 
+/// What is known about one delivery (one idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryRecord {
+    /// A token was stored and the email is being sent, or was being sent when the
+    /// invocation stopped. Other deliveries with this key wait until `locked_until`.
+    Sending { profile_id: String, locked_until: u64 },
+    /// Done: `response` is the servop response to repeat to any retry.
+    Completed { profile_id: String, response: String },
+}
+
+/// Epoch seconds of a profile's recent emails, with a version for optimistic locking.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendHistory {
+    pub sends: Vec<u64>,
+    /// 0 when no history item exists.
+    pub version: u64,
+}
+
+/// The records a request reads before it decides anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub delivery: Option<DeliveryRecord>,
+    pub history: SendHistory,
+}
+
+/// Everything [`TokenStore::begin_send`] writes in one atomic step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendPlan {
+    pub token: TokenRecord,
+    /// Key of the delivery record to create, when the request has one.
+    pub delivery_key: Option<String>,
+    /// Epoch seconds until which duplicates of this delivery wait.
+    pub locked_until: u64,
+    /// The history as read; the write succeeds only if it is still the stored one.
+    pub history_before: SendHistory,
+    pub history_after: SendHistory,
+}
+
+/// Result of [`TokenStore::begin_send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginOutcome {
+    Started,
+    /// Another request changed the history or claimed the delivery first: read again.
+    Conflict,
+}
+
+/// Token items and the request records that guard them: delivery records for
+/// idempotency and per-profile send history for the rate limit.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores `record` as the profile's only token, replacing any earlier one.
-    async fn put_token(&self, record: &TokenRecord) -> Result<(), BackendError>;
+    /// Reads the delivery record for `delivery_key` (if given) and the profile's send
+    /// history, strongly consistent.
+    async fn load(&self, delivery_key: Option<&str>, profile_id: &ProfileId) -> Result<Ledger, BackendError>;
 
-    /// Deletes the profile's token if it is still the one with `token_hash`; a newer token
-    /// or a missing item is left as it is and counts as success.
-    async fn revoke_token(&self, profile_id: &ProfileId, token_hash: &str) -> Result<(), BackendError>;
+    /// Atomically stores the token (replacing the profile's earlier one), advances the
+    /// send history if it is unchanged, and creates the delivery record if it is absent.
+    async fn begin_send(&self, plan: &SendPlan) -> Result<BeginOutcome, BackendError>;
+
+    /// Undoes [`TokenStore::begin_send`] after a send that certainly failed: deletes the
+    /// token if it is still this one, restores the history if nothing changed it since,
+    /// and deletes the delivery record.
+    async fn abort_send(&self, plan: &SendPlan) -> Result<(), BackendError>;
+
+    /// Marks the delivery completed with the response to repeat; kept until `expires_at`.
+    async fn complete(
+        &self,
+        delivery_key: &str,
+        profile_id: &ProfileId,
+        response: &str,
+        expires_at: u64,
+    ) -> Result<(), BackendError>;
 }
 
 #[async_trait]

@@ -1,16 +1,32 @@
-//! The use case: validate the profile, store a token, send the email.
+//! The use case: check the profile and the limits, store a token, send the email, and
+//! make repeated deliveries of one request send at most one email.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde_json::Value;
 use tracing::{error, info, instrument, warn};
 
 use crate::config::Settings;
 use crate::domain::{os_random_secret, EmailAddress, ResetToken, TOKEN_SECRET_BYTES};
 use crate::email::{compose, reset_link};
-use crate::error::ResetError;
-use crate::ports::{EmailIdentity, Mailer, ProfileStore, TokenRecord, TokenStore};
+use crate::error::{success_response, BackendError, ResetError};
+use crate::ports::{
+    BeginOutcome, DeliveryRecord, EmailIdentity, Ledger, Mailer, ProfileRecord, ProfileStore, SendHistory, SendPlan,
+    TokenRecord, TokenStore,
+};
+use crate::ratelimit::{admit, Limits};
 use crate::servop::ResetRequest;
+
+/// How long duplicates of a delivery wait for the first one, in seconds. Longer than the
+/// 30 s function time-out, so a live invocation always finishes first.
+pub const DELIVERY_LOCK_SECONDS: u64 = 60;
+
+/// How long a completed delivery's response is kept for retries, in seconds.
+pub const DELIVERY_RECORD_SECONDS: u64 = 24 * 3600;
+
+/// Reads of the ledger after a write conflict before giving up.
+const MAX_CONFLICT_RETRIES: usize = 3;
 
 /// Source of the current time, injectable so tests can check expiry exactly.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -46,64 +62,176 @@ impl App {
             secrets: Arc::new(os_random_secret),
         }
     }
-}
 
-/// Sends one password reset email.
-///
-/// The token item is written before the email is sent. If sending fails, the item is
-/// deleted again, so a failed request leaves no usable token. If that delete fails too,
-/// the error is logged; the token is then still unknown to everyone because no email
-/// carried it.
-#[instrument(skip_all, fields(profile_id = %request.profile_id, ttl_minutes = request.ttl.minutes()))]
-pub async fn send_password_reset(app: &App, request: &ResetRequest) -> Result<(), ResetError> {
-    let profile = app
-        .profiles
-        .find_profile(&request.profile_id)
-        .await
-        .map_err(ResetError::Database)?
-        .ok_or(ResetError::ProfileNotFound)?;
-
-    let recipient = match &profile.email {
-        EmailIdentity::Absent => return Err(ResetError::MissingIdentity),
-        EmailIdentity::NotText => return Err(ResetError::EmailNotValid),
-        EmailIdentity::Text(raw) => EmailAddress::parse(raw).ok_or(ResetError::EmailNotValid)?,
-    };
-
-    let now = epoch_seconds((app.clock)());
-    let token = ResetToken::new(&request.profile_id, (app.secrets)());
-    let record = TokenRecord {
-        profile_id: request.profile_id.clone(),
-        token_hash: token.digest(),
-        created_at: now,
-        expires_at: now + request.ttl.seconds(),
-    };
-    app.tokens.put_token(&record).await.map_err(ResetError::Database)?;
-
-    let link = reset_link(&app.settings.reset_url_base, &token);
-    let email = compose(
-        &app.settings,
-        &profile,
-        recipient,
-        &link,
-        request.ttl,
-        record.expires_at,
-    );
-
-    if let Err(send_error) = app.mailer.send_email(&email).await {
-        warn!(error = %send_error, "sending failed; revoking the token just stored");
-        if let Err(revoke_error) = app.tokens.revoke_token(&record.profile_id, &record.token_hash).await {
-            error!(error = %revoke_error, "revoking the unsent token failed; it stays stored until it expires");
-        }
-        return Err(ResetError::EmailSend(send_error));
+    fn now(&self) -> u64 {
+        epoch_seconds((self.clock)())
     }
 
-    info!(expires_at = record.expires_at, "password reset email sent");
-    Ok(())
+    fn limits(&self) -> Limits {
+        Limits {
+            resend_interval_seconds: u64::from(self.settings.resend_interval_seconds),
+            max_per_window: self.settings.max_resets_per_hour as usize,
+        }
+    }
+}
+
+/// Sends one password reset email and returns the servop response.
+///
+/// `delivery_key` identifies the delivery (an EventBridge event id, an API Gateway request
+/// id or a caller's idempotency key). Deliveries with the same key send at most one email:
+/// a retry of a completed delivery gets the stored response, a duplicate of a running one
+/// gets [`ResetError::InProgress`].
+///
+/// The token is stored before the email is sent. If the send certainly failed, the token,
+/// the send history and the delivery record are restored, so nothing usable remains. If
+/// the send may have happened (a time-out after the request left), the delivery counts as
+/// sent and keeps its token.
+#[instrument(skip_all, fields(profile_id = %request.profile_id, ttl_minutes = request.ttl.minutes()))]
+pub async fn send_password_reset(
+    app: &App,
+    request: &ResetRequest,
+    delivery_key: Option<&str>,
+) -> Result<Value, ResetError> {
+    let (profile, recipient, plan, secret) = match plan_send(app, request, delivery_key).await? {
+        Planned::Ready { profile, recipient, plan, secret } => (profile, recipient, plan, secret),
+        Planned::Done(response) => return Ok(response),
+    };
+
+    let token = ResetToken::new(&request.profile_id, secret);
+    let link = reset_link(&app.settings.reset_url_base, &token);
+    let email = compose(&app.settings, &profile, recipient, &link, request.ttl, plan.token.expires_at);
+
+    match app.mailer.send_email(&email).await {
+        Ok(()) => info!(expires_at = plan.token.expires_at, "password reset email sent"),
+        Err(send_error) if send_error.may_have_succeeded() => {
+            warn!(error = %send_error, "the send may have happened; treating the delivery as sent");
+        }
+        Err(send_error) => {
+            warn!(error = %send_error, "sending failed; restoring the token and the send history");
+            if let Err(undo_error) = app.tokens.abort_send(&plan).await {
+                error!(error = %undo_error, "restoring after the failed send failed; the unsent token stays until it expires");
+            }
+            return Err(ResetError::EmailSend(send_error));
+        }
+    }
+
+    let response = success_response();
+    if let Some(key) = delivery_key {
+        let expires_at = app.now() + DELIVERY_RECORD_SECONDS;
+        if let Err(record_error) =
+            app.tokens.complete(key, &request.profile_id, &response.to_string(), expires_at).await
+        {
+            // The record stays "sending" and duplicates treat it as sent once the lock ends.
+            error!(error = %record_error, "recording the completed delivery failed");
+        }
+    }
+    Ok(response)
+}
+
+/// What to do after reading the profile and the ledger.
+enum Planned {
+    /// The token is stored: send the email. `secret` is the token's random part.
+    Ready { profile: ProfileRecord, recipient: EmailAddress, plan: SendPlan, secret: [u8; TOKEN_SECRET_BYTES] },
+    /// The delivery was handled before: the response to repeat.
+    Done(Value),
+}
+
+/// Reads the profile and the ledger concurrently, applies the checks and stores the
+/// token; repeats the reads when a concurrent request wrote first.
+async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>) -> Result<Planned, ResetError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let (profile, ledger) = tokio::join!(
+            app.profiles.find_profile(&request.profile_id),
+            app.tokens.load(delivery_key, &request.profile_id)
+        );
+        let ledger = ledger.map_err(ResetError::Database)?;
+        let now = app.now();
+
+        if let Some(done) = replay(app, &ledger, request, delivery_key, now).await? {
+            return Ok(Planned::Done(done));
+        }
+
+        let profile = profile.map_err(ResetError::Database)?.ok_or(ResetError::ProfileNotFound)?;
+        let recipient = recipient_of(&profile)?;
+
+        let history_after = admit(&ledger.history.sends, now, app.limits())
+            .map_err(|retry_after| ResetError::RateLimited { retry_after })?;
+
+        let secret = (app.secrets)();
+        let token = ResetToken::new(&request.profile_id, secret);
+        let plan = SendPlan {
+            token: TokenRecord {
+                profile_id: request.profile_id.clone(),
+                token_hash: token.digest(),
+                created_at: now,
+                expires_at: now + request.ttl.seconds(),
+            },
+            delivery_key: delivery_key.map(str::to_owned),
+            locked_until: now + DELIVERY_LOCK_SECONDS,
+            history_before: ledger.history.clone(),
+            history_after: SendHistory { sends: history_after, version: ledger.history.version + 1 },
+        };
+
+        match app.tokens.begin_send(&plan).await.map_err(ResetError::Database)? {
+            BeginOutcome::Started => return Ok(Planned::Ready { profile, recipient, plan, secret }),
+            BeginOutcome::Conflict => info!("a concurrent request wrote first; reading again"),
+        }
+    }
+    Err(ResetError::Database(BackendError::retryable("TransactWriteItems", "conflicting concurrent requests")))
+}
+
+/// Handles a delivery key seen before: repeats a completed response, turns away a
+/// duplicate of a running delivery, and closes a delivery whose invocation stopped.
+async fn replay(
+    app: &App,
+    ledger: &Ledger,
+    request: &ResetRequest,
+    delivery_key: Option<&str>,
+    now: u64,
+) -> Result<Option<Value>, ResetError> {
+    let (Some(record), Some(key)) = (&ledger.delivery, delivery_key) else { return Ok(None) };
+
+    let owner = match record {
+        DeliveryRecord::Sending { profile_id, .. } | DeliveryRecord::Completed { profile_id, .. } => profile_id,
+    };
+    if owner != request.profile_id.as_str() {
+        return Err(ResetError::InvalidValue {
+            field: "idempotencyKey",
+            problem: "was already used for a request for another profile".into(),
+        });
+    }
+
+    match record {
+        DeliveryRecord::Completed { response, .. } => {
+            info!("repeating the response of a completed delivery");
+            Ok(Some(serde_json::from_str(response).unwrap_or_else(|_| success_response())))
+        }
+        DeliveryRecord::Sending { locked_until, .. } if now < *locked_until => {
+            Err(ResetError::InProgress { retry_after: locked_until - now })
+        }
+        DeliveryRecord::Sending { .. } => {
+            // The invocation that stored the token stopped before recording the result; its
+            // email may have gone out, so this delivery counts as sent.
+            warn!("closing a delivery whose invocation stopped during the send");
+            let response = success_response();
+            app.tokens
+                .complete(key, &request.profile_id, &response.to_string(), now + DELIVERY_RECORD_SECONDS)
+                .await
+                .map_err(ResetError::Database)?;
+            Ok(Some(response))
+        }
+    }
+}
+
+fn recipient_of(profile: &ProfileRecord) -> Result<EmailAddress, ResetError> {
+    match &profile.email {
+        EmailIdentity::Absent => Err(ResetError::MissingIdentity),
+        EmailIdentity::NotText => Err(ResetError::EmailNotValid),
+        EmailIdentity::Text(raw) => EmailAddress::parse(raw).ok_or(ResetError::EmailNotValid),
+    }
 }
 
 /// Whole seconds since the Unix epoch; a clock before 1970 reads as 0.
 pub fn epoch_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
+    time.duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
 }

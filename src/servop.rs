@@ -33,14 +33,10 @@ pub struct ResetRequest {
 /// Parses raw bytes (an HTTP body) as a JSON servop.
 pub fn parse_body(body: &[u8], max_ttl_minutes: u32) -> Result<ResetRequest, ResetError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ResetError::JsonParsing(format!(
-            "The request body is larger than {MAX_BODY_BYTES} bytes."
-        )));
+        return Err(ResetError::JsonParsing(format!("The request body is larger than {MAX_BODY_BYTES} bytes.")));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ResetError::JsonParsing(
-            "The request body is empty; expected a JSON servop.".into(),
-        ));
+        return Err(ResetError::JsonParsing("The request body is empty; expected a JSON servop.".into()));
     }
     let StrictJson(value) = serde_json::from_slice(body)
         .map_err(|err| ResetError::JsonParsing(format!("The request body is not valid JSON: {err}.")))?;
@@ -68,30 +64,18 @@ pub fn parse_servop(value: &Value, max_ttl_minutes: u32) -> Result<ResetRequest,
 /// Parses the servop's `data` object on its own, as an EventBridge `detail` may carry it.
 pub fn parse_data(data: &Value, max_ttl_minutes: u32) -> Result<ResetRequest, ResetError> {
     let Value::Object(data) = data else {
-        return Err(ResetError::InvalidType {
-            field: "data",
-            expected: "a JSON object",
-        });
+        return Err(ResetError::InvalidType { field: "data", expected: "a JSON object" });
     };
     if let Some(unknown) = data.keys().find(|key| !DATA_FIELDS.contains(&key.as_str())) {
-        return Err(ResetError::InvalidValue {
-            field: "data",
-            problem: unknown_field_problem(unknown),
-        });
+        return Err(ResetError::InvalidValue { field: "data", problem: unknown_field_problem(unknown) });
     }
 
     let profile_id = match data.get("profileId") {
         None | Some(Value::Null) => return Err(ResetError::MissingParameter("profileId")),
-        Some(Value::String(raw)) => ProfileId::parse(raw).map_err(|problem| ResetError::InvalidValue {
-            field: "profileId",
-            problem,
-        })?,
-        Some(_) => {
-            return Err(ResetError::InvalidType {
-                field: "profileId",
-                expected: "a string",
-            })
+        Some(Value::String(raw)) => {
+            ProfileId::parse(raw).map_err(|problem| ResetError::InvalidValue { field: "profileId", problem })?
         }
+        Some(_) => return Err(ResetError::InvalidType { field: "profileId", expected: "a string" }),
     };
 
     let minutes = match data.get("tokenTtlInMinutes") {
@@ -104,27 +88,16 @@ pub fn parse_data(data: &Value, max_ttl_minutes: u32) -> Result<ResetRequest, Re
             })
         }
     };
-    let ttl = TokenTtl::new(minutes, max_ttl_minutes).map_err(|problem| ResetError::InvalidValue {
-        field: "tokenTtlInMinutes",
-        problem,
-    })?;
+    let ttl = TokenTtl::new(minutes, max_ttl_minutes)
+        .map_err(|problem| ResetError::InvalidValue { field: "tokenTtlInMinutes", problem })?;
 
     let idempotency_key = match data.get("idempotencyKey") {
         None | Some(Value::Null) => None,
         Some(Value::String(key)) => Some(parse_idempotency_key(key)?),
-        Some(_) => {
-            return Err(ResetError::InvalidType {
-                field: "idempotencyKey",
-                expected: "a string",
-            })
-        }
+        Some(_) => return Err(ResetError::InvalidType { field: "idempotencyKey", expected: "a string" }),
     };
 
-    Ok(ResetRequest {
-        profile_id,
-        ttl,
-        idempotency_key,
-    })
+    Ok(ResetRequest { profile_id, ttl, idempotency_key })
 }
 
 /// Checks a caller-chosen idempotency key: 1 to 128 printable ASCII characters.
@@ -231,10 +204,9 @@ fn whole_minutes(number: &serde_json::Number) -> Result<u64, ResetError> {
         return Err(out_of_range());
     }
     match number.as_f64() {
-        Some(float) if float.fract() != 0.0 => Err(ResetError::InvalidType {
-            field: "tokenTtlInMinutes",
-            expected: "an integer number of minutes",
-        }),
+        Some(float) if float.fract() != 0.0 => {
+            Err(ResetError::InvalidType { field: "tokenTtlInMinutes", expected: "an integer number of minutes" })
+        }
         // Whole and in u64 range, so the cast is exact.
         Some(float) if (1.0..=f64::from(u32::MAX)).contains(&float) => Ok(float as u64),
         // Whole but negative, zero or huge: outside every allowed range.
@@ -251,9 +223,7 @@ fn check_name(servop: &Map<String, Value>, key: &'static str, expected: &str) ->
         None | Some(Value::Null) => Err(ResetError::InvalidOperation(format!(
             "Missing '{key}'; expected service '{SERVICE}', operation '{OPERATION}'."
         ))),
-        Some(_) => Err(ResetError::InvalidOperation(format!(
-            "The '{key}' field must be a string."
-        ))),
+        Some(_) => Err(ResetError::InvalidOperation(format!("The '{key}' field must be a string."))),
     }
 }
 
@@ -281,11 +251,8 @@ mod tests {
 
     #[test]
     fn valid_servop() {
-        let request = parse_body(
-            servop_with(r#"{"profileId":"p-1","tokenTtlInMinutes":1440}"#).as_bytes(),
-            MAX,
-        )
-        .expect("valid servop");
+        let request = parse_body(servop_with(r#"{"profileId":"p-1","tokenTtlInMinutes":1440}"#).as_bytes(), MAX)
+            .expect("valid servop");
 
         assert_eq!(request.profile_id.as_str(), "p-1");
         assert_eq!(request.ttl.minutes(), 1440);
@@ -293,10 +260,7 @@ mod tests {
 
     #[test]
     fn integral_float_ttl_is_accepted() {
-        let request = parse_body(
-            servop_with(r#"{"profileId":"p-1","tokenTtlInMinutes":60.0}"#).as_bytes(),
-            MAX,
-        );
+        let request = parse_body(servop_with(r#"{"profileId":"p-1","tokenTtlInMinutes":60.0}"#).as_bytes(), MAX);
 
         assert_eq!(request.map(|r| r.ttl.minutes()).ok(), Some(60));
     }
@@ -304,114 +268,35 @@ mod tests {
     #[test]
     fn data_fields_table() {
         let cases: &[(&str, u32, &str)] = &[
-            (
-                r#"{"tokenTtlInMinutes":60}"#,
-                reason::MISSING_REQUIRED_PARAMETER,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":null,"tokenTtlInMinutes":60}"#,
-                reason::MISSING_REQUIRED_PARAMETER,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":"p"}"#,
-                reason::MISSING_REQUIRED_PARAMETER,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":null}"#,
-                reason::MISSING_REQUIRED_PARAMETER,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":42,"tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":["p"],"tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":{"id":"p"},"tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":true,"tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":"60"}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":1.5}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":[60]}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":false}"#,
-                reason::INVALID_PARAMETER_TYPE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":0}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":-5}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":10081}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "tokenTtlInMinutes",
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":1e30}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "tokenTtlInMinutes",
-            ),
+            (r#"{"tokenTtlInMinutes":60}"#, reason::MISSING_REQUIRED_PARAMETER, "profileId"),
+            (r#"{"profileId":null,"tokenTtlInMinutes":60}"#, reason::MISSING_REQUIRED_PARAMETER, "profileId"),
+            (r#"{"profileId":"p"}"#, reason::MISSING_REQUIRED_PARAMETER, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":null}"#, reason::MISSING_REQUIRED_PARAMETER, "tokenTtlInMinutes"),
+            (r#"{"profileId":42,"tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_TYPE, "profileId"),
+            (r#"{"profileId":["p"],"tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_TYPE, "profileId"),
+            (r#"{"profileId":{"id":"p"},"tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_TYPE, "profileId"),
+            (r#"{"profileId":true,"tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_TYPE, "profileId"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":"60"}"#, reason::INVALID_PARAMETER_TYPE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":1.5}"#, reason::INVALID_PARAMETER_TYPE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":[60]}"#, reason::INVALID_PARAMETER_TYPE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":false}"#, reason::INVALID_PARAMETER_TYPE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":0}"#, reason::INVALID_PARAMETER_VALUE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":-5}"#, reason::INVALID_PARAMETER_VALUE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":10081}"#, reason::INVALID_PARAMETER_VALUE, "tokenTtlInMinutes"),
+            (r#"{"profileId":"p","tokenTtlInMinutes":1e30}"#, reason::INVALID_PARAMETER_VALUE, "tokenTtlInMinutes"),
             (
                 r#"{"profileId":"p","tokenTtlInMinutes":18446744073709551616}"#,
                 reason::INVALID_PARAMETER_VALUE,
                 "tokenTtlInMinutes",
             ),
-            (
-                r#"{"profileId":"","tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":"a\u0000b","tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "profileId",
-            ),
-            (
-                r#"{"profileId":"a\nb","tokenTtlInMinutes":60}"#,
-                reason::INVALID_PARAMETER_VALUE,
-                "profileId",
-            ),
+            (r#"{"profileId":"","tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_VALUE, "profileId"),
+            (r#"{"profileId":"a\u0000b","tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_VALUE, "profileId"),
+            (r#"{"profileId":"a\nb","tokenTtlInMinutes":60}"#, reason::INVALID_PARAMETER_VALUE, "profileId"),
         ];
         for (data, code, field) in cases {
             let error = parse_body(servop_with(data).as_bytes(), MAX).expect_err(data);
             assert_eq!(error.reason_code(), *code, "{data}");
-            assert!(
-                error.to_string().contains(field),
-                "{data}: message {error} names no {field}"
-            );
+            assert!(error.to_string().contains(field), "{data}: message {error} names no {field}");
         }
 
         let long_id = format!(r#"{{"profileId":"{}","tokenTtlInMinutes":60}}"#, "x".repeat(129));
@@ -432,42 +317,18 @@ mod tests {
             ("\"text\"".into(), reason::JSON_PARSING_ERROR),
             ("42".into(), reason::JSON_PARSING_ERROR),
             ("null".into(), reason::JSON_PARSING_ERROR),
-            (
-                format!("{}1{}", "[".repeat(200), "]".repeat(200)),
-                reason::JSON_PARSING_ERROR,
-            ),
-            (
-                format!(r#"{{"operation":"{OPERATION}","data":{data}}}"#),
-                reason::INVALID_OPERATION,
-            ),
-            (
-                format!(r#"{{"service":"users","operation":"{OPERATION}","data":{data}}}"#),
-                reason::INVALID_OPERATION,
-            ),
-            (
-                format!(r#"{{"service":"user","operation":"RESET","data":{data}}}"#),
-                reason::INVALID_OPERATION,
-            ),
-            (
-                format!(r#"{{"service":"user","data":{data}}}"#),
-                reason::INVALID_OPERATION,
-            ),
-            (
-                format!(r#"{{"service":1,"operation":"{OPERATION}","data":{data}}}"#),
-                reason::INVALID_OPERATION,
-            ),
-            (
-                format!(r#"{{"service":"user","operation":"{OPERATION}"}}"#),
-                reason::MISSING_REQUIRED_PARAMETER,
-            ),
+            (format!("{}1{}", "[".repeat(200), "]".repeat(200)), reason::JSON_PARSING_ERROR),
+            (format!(r#"{{"operation":"{OPERATION}","data":{data}}}"#), reason::INVALID_OPERATION),
+            (format!(r#"{{"service":"users","operation":"{OPERATION}","data":{data}}}"#), reason::INVALID_OPERATION),
+            (format!(r#"{{"service":"user","operation":"RESET","data":{data}}}"#), reason::INVALID_OPERATION),
+            (format!(r#"{{"service":"user","data":{data}}}"#), reason::INVALID_OPERATION),
+            (format!(r#"{{"service":1,"operation":"{OPERATION}","data":{data}}}"#), reason::INVALID_OPERATION),
+            (format!(r#"{{"service":"user","operation":"{OPERATION}"}}"#), reason::MISSING_REQUIRED_PARAMETER),
             (
                 format!(r#"{{"service":"user","operation":"{OPERATION}","data":null}}"#),
                 reason::MISSING_REQUIRED_PARAMETER,
             ),
-            (
-                format!(r#"{{"service":"user","operation":"{OPERATION}","data":"p"}}"#),
-                reason::INVALID_PARAMETER_TYPE,
-            ),
+            (format!(r#"{{"service":"user","operation":"{OPERATION}","data":"p"}}"#), reason::INVALID_PARAMETER_TYPE),
             (
                 format!(r#"{{"service":"user","operation":"{OPERATION}","data":[{data}]}}"#),
                 reason::INVALID_PARAMETER_TYPE,
@@ -497,18 +358,9 @@ mod tests {
     #[test]
     fn unknown_data_fields_are_rejected() {
         let cases = [
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":60,"to":["x@example.com"]}"#,
-                Some("'to'"),
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":60,"bcc":"x@example.com"}"#,
-                Some("'bcc'"),
-            ),
-            (
-                r#"{"profileId":"p","tokenTtlInMinutes":60,"e mail\\n":"x"}"#,
-                None,
-            ),
+            (r#"{"profileId":"p","tokenTtlInMinutes":60,"to":["x@example.com"]}"#, Some("'to'")),
+            (r#"{"profileId":"p","tokenTtlInMinutes":60,"bcc":"x@example.com"}"#, Some("'bcc'")),
+            (r#"{"profileId":"p","tokenTtlInMinutes":60,"e mail\\n":"x"}"#, None),
         ];
         for (data, named) in cases {
             let error = parse_body(servop_with(data).as_bytes(), MAX).expect_err(data);

@@ -10,10 +10,7 @@ use common::{http_result, load_json, test_app, NOW};
 async fn rest_v1_from_sam_generate_event() {
     let app = test_app();
 
-    let result = app
-        .invoke(load_json("tests/data/cases/rest-v1-sam-generated.json"))
-        .await
-        .expect("response");
+    let result = app.invoke(load_json("tests/data/cases/rest-v1-sam-generated.json")).await.expect("response");
 
     assert_eq!(result["statusCode"], 200);
     assert_eq!(result["body"], r#"{"status":200,"data":null}"#);
@@ -27,10 +24,7 @@ async fn rest_v1_from_sam_generate_event() {
 async fn http_v2_from_sam_generate_event() {
     let app = test_app();
 
-    let result = app
-        .invoke(load_json("tests/data/cases/http-v2-sam-generated.json"))
-        .await
-        .expect("response");
+    let result = app.invoke(load_json("tests/data/cases/http-v2-sam-generated.json")).await.expect("response");
 
     let (status, body) = http_result(&result);
     assert_eq!(status, 200);
@@ -42,10 +36,7 @@ async fn http_v2_from_sam_generate_event() {
 async fn eventbridge_detail_with_data_only() {
     let app = test_app();
 
-    let result = app
-        .invoke(load_json("tests/data/cases/eventbridge-detail-data.json"))
-        .await
-        .expect("success");
+    let result = app.invoke(load_json("tests/data/cases/eventbridge-detail-data.json")).await.expect("success");
 
     assert_eq!(result, json!({"status": 200, "data": null}));
     let [email] = app.outbox.sent().try_into().expect("one email");

@@ -20,7 +20,7 @@ use emulator::{
 };
 use reset_mailer::aws::DynamoTokens;
 use reset_mailer::domain::{token_digest, ProfileId, ResetToken};
-use reset_mailer::ports::{TokenRecord, TokenStore};
+use reset_mailer::ports::{BeginOutcome, DeliveryRecord, Ledger, SendHistory, SendPlan, TokenRecord, TokenStore};
 use reset_mailer::telemetry;
 use reset_mailer::trigger::handle_event;
 
@@ -66,15 +66,9 @@ async fn direct_servop_stores_token_and_sends() {
     assert_eq!(attributes, ["createdAt", "expiresAt", "profileId", "tokenHash"]);
     let created_at = number(&item, "createdAt");
     let expires_at = number(&item, "expiresAt");
-    assert!(
-        (before..=after).contains(&created_at),
-        "createdAt {created_at} not in {before}..={after}"
-    );
+    assert!((before..=after).contains(&created_at), "createdAt {created_at} not in {before}..={after}");
     assert_eq!(expires_at - created_at, 90 * 60);
-    assert!(
-        (before + 5400..=after + 5400).contains(&expires_at),
-        "expiresAt {expires_at}"
-    );
+    assert!((before + 5400..=after + 5400).contains(&expires_at), "expiresAt {expires_at}");
 
     let mail = sandbox.sent_mail();
     assert_eq!(mail.len(), 1, "{mail:?}");
@@ -82,20 +76,10 @@ async fn direct_servop_stores_token_and_sends() {
     assert_eq!(email.source, sandbox.sender);
     assert_eq!(email.to, std::slice::from_ref(&sandbox.recipient));
     assert_eq!(email.subject, format!("Reset your {APP_NAME} password"));
-    assert!(
-        email.link().as_str().starts_with(&format!("{RESET_URL_BASE}&token=")),
-        "{}",
-        email.link()
-    );
+    assert!(email.link().as_str().starts_with(&format!("{RESET_URL_BASE}&token=")), "{}", email.link());
     assert_eq!(string(&item, "tokenHash"), token_digest(&email.token()));
     let expiry = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(expires_at));
-    assert!(
-        email
-            .body
-            .contains(&format!("expires in 1 hour 30 minutes (at {expiry})")),
-        "{}",
-        email.body
-    );
+    assert!(email.body.contains(&format!("expires in 1 hour 30 minutes (at {expiry})")), "{}", email.body);
 }
 
 #[tokio::test]
@@ -104,8 +88,12 @@ async fn second_request_replaces_token() {
     let profile_id = unique_profile_id();
     sandbox.put_profile_with_email(&profile_id).await;
 
-    let first = handle(&sandbox, servop(&profile_id, 60)).await;
-    let second = handle(&sandbox, servop(&profile_id, 60)).await;
+    // No resend interval, so the second request is not rate limited.
+    let mut app = sandbox.app();
+    app.settings.resend_interval_seconds = 0;
+
+    let first = handle_event(&app, servop(&profile_id, 60)).await.expect("first");
+    let second = handle_event(&app, servop(&profile_id, 60)).await.expect("second");
 
     assert_eq!(first, success());
     assert_eq!(second, success());
@@ -147,10 +135,7 @@ async fn profile_problems_write_and_send_nothing() {
 
         assert_eq!(response["status"], status, "{profile_id}: {response}");
         assert_eq!(response["reason_code"], reason_code, "{profile_id}: {response}");
-        assert!(
-            sandbox.token_item(profile_id).await.is_none(),
-            "{profile_id}: token stored"
-        );
+        assert!(sandbox.token_item(profile_id).await.is_none(), "{profile_id}: token stored");
     }
     assert!(sandbox.token_items().await.is_empty());
     assert!(sandbox.sent_mail().is_empty(), "{:?}", sandbox.sent_mail());
@@ -164,16 +149,11 @@ async fn rejected_send_leaves_no_token() {
     let sender = unverified_sender();
     let app = sandbox.app_sending_from(&sender);
 
-    let response = handle_event(&app, servop(&profile_id, 60))
-        .await
-        .expect("no retryable failure");
+    let response = handle_event(&app, servop(&profile_id, 60)).await.expect("no retryable failure");
 
     assert_eq!(response["status"], 500, "{response}");
     assert_eq!(response["reason_code"], 40361, "{response}");
-    assert!(
-        sandbox.token_item(&profile_id).await.is_none(),
-        "the unsent token is still stored"
-    );
+    assert!(sandbox.token_item(&profile_id).await.is_none(), "the unsent token is still stored");
     assert!(sandbox.sent_mail_from(&sender).is_empty());
 }
 
@@ -183,18 +163,8 @@ async fn missing_table_is_database_error() {
         let Some(sandbox) = Sandbox::start().await else { return };
         let profile_id = unique_profile_id();
         sandbox.put_profile_with_email(&profile_id).await;
-        let table = if missing == "profiles" {
-            &sandbox.tables.profiles
-        } else {
-            &sandbox.tables.tokens
-        };
-        sandbox
-            .dynamodb
-            .delete_table()
-            .table_name(table)
-            .send()
-            .await
-            .expect("DeleteTable");
+        let table = if missing == "profiles" { &sandbox.tables.profiles } else { &sandbox.tables.tokens };
+        sandbox.dynamodb.delete_table().table_name(table).send().await.expect("DeleteTable");
 
         let response = handle(&sandbox, servop(&profile_id, 60)).await;
 
@@ -205,31 +175,66 @@ async fn missing_table_is_database_error() {
 }
 
 #[tokio::test]
-async fn revoke_keeps_newer_token() {
+async fn ledger_transitions() {
     let Some(sandbox) = Sandbox::start().await else { return };
-    let tokens = DynamoTokens::new(sandbox.dynamodb.clone(), sandbox.tables.tokens.clone());
+    let store =
+        DynamoTokens::new(sandbox.dynamodb.clone(), sandbox.tables.tokens.clone(), sandbox.tables.requests.clone());
     let profile_id = ProfileId::parse(&unique_profile_id()).expect("profile id");
-    let record = |hash: &str| TokenRecord {
-        profile_id: profile_id.clone(),
-        token_hash: hash.to_owned(),
-        created_at: 1_000,
-        expires_at: 4_600,
+    let plan = |hash: &str, key: Option<&str>, before: SendHistory, sends: Vec<u64>| SendPlan {
+        token: TokenRecord {
+            profile_id: profile_id.clone(),
+            token_hash: hash.to_owned(),
+            created_at: 1_000,
+            expires_at: 4_600,
+        },
+        delivery_key: key.map(str::to_owned),
+        locked_until: 1_060,
+        history_after: SendHistory { sends, version: before.version + 1 },
+        history_before: before,
     };
-    let (older, newer) = ("a".repeat(64), "b".repeat(64));
+    let (first, second, third) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
 
-    tokens.put_token(&record(&older)).await.expect("put older");
-    tokens.put_token(&record(&newer)).await.expect("put newer");
-    tokens.revoke_token(&profile_id, &older).await.expect("revoke older");
-    let kept = sandbox.token_item(profile_id.as_str()).await;
-    tokens.revoke_token(&profile_id, &newer).await.expect("revoke newer");
-    let after_revoke = sandbox.token_item(profile_id.as_str()).await;
-    let second_revoke = tokens.revoke_token(&profile_id, &newer).await;
+    let empty = store.load(Some("k-1"), &profile_id).await.expect("load");
+    let plan_a = plan(&first, Some("k-1"), empty.history.clone(), vec![1_000]);
+    let started = store.begin_send(&plan_a).await.expect("begin");
+    let stale = store.begin_send(&plan_a).await.expect("begin again");
+    let during = store.load(Some("k-1"), &profile_id).await.expect("load");
+    store.abort_send(&plan_a).await.expect("abort");
+    let after_abort = store.load(Some("k-1"), &profile_id).await.expect("load");
+    let token_after_abort = sandbox.token_item(profile_id.as_str()).await;
 
-    let kept = kept.expect("the newer token was deleted");
-    assert_eq!(string(&kept, "tokenHash"), newer);
+    assert_eq!(empty, Ledger::default());
+    assert_eq!(started, BeginOutcome::Started);
+    assert_eq!(stale, BeginOutcome::Conflict);
+    assert_eq!(
+        during.delivery,
+        Some(DeliveryRecord::Sending { profile_id: profile_id.to_string(), locked_until: 1_060 })
+    );
+    assert_eq!(during.history, SendHistory { sends: vec![1_000], version: 1 });
+    assert_eq!(after_abort.delivery, None);
+    assert_eq!(after_abort.history, SendHistory { sends: vec![], version: 2 });
+    assert!(token_after_abort.is_none());
+
+    let plan_b = plan(&second, Some("k-1"), after_abort.history.clone(), vec![1_100]);
+    assert_eq!(store.begin_send(&plan_b).await.expect("begin b"), BeginOutcome::Started);
+    store.complete("k-1", &profile_id, r#"{"status":200,"data":null}"#, 90_000).await.expect("complete");
+    let completed = store.load(Some("k-1"), &profile_id).await.expect("load");
+    let plan_c = plan(&third, None, completed.history.clone(), vec![1_100, 1_200]);
+    assert_eq!(store.begin_send(&plan_c).await.expect("begin c"), BeginOutcome::Started);
+    store.abort_send(&plan_b).await.expect("abort b after c");
+    let kept = sandbox.token_item(profile_id.as_str()).await.expect("the newer token was deleted");
+    let history = store.load(None, &profile_id).await.expect("load").history;
+
+    assert_eq!(
+        completed.delivery,
+        Some(DeliveryRecord::Completed {
+            profile_id: profile_id.to_string(),
+            response: r#"{"status":200,"data":null}"#.into()
+        })
+    );
+    assert_eq!(string(&kept, "tokenHash"), third);
     assert_eq!(number(&kept, "expiresAt"), 4_600);
-    assert!(after_revoke.is_none());
-    assert!(second_revoke.is_ok(), "{second_revoke:?}");
+    assert_eq!(history, SendHistory { sends: vec![1_100, 1_200], version: 4 });
 }
 
 /// Runs one sample event from `events/` (profile `demo-profile-1`) and checks the stored
@@ -247,11 +252,7 @@ async fn run_sample(file: &str, ttl_minutes: u64) -> Option<Value> {
     assert_eq!(mail[0].to, std::slice::from_ref(&sandbox.recipient), "{file}");
     let item = sandbox.token_item("demo-profile-1").await.expect("token item");
     assert_eq!(string(&item, "tokenHash"), token_digest(&mail[0].token()), "{file}");
-    assert_eq!(
-        number(&item, "expiresAt") - number(&item, "createdAt"),
-        ttl_minutes * 60,
-        "{file}"
-    );
+    assert_eq!(number(&item, "expiresAt") - number(&item, "createdAt"), ttl_minutes * 60, "{file}");
     Some(response)
 }
 
@@ -338,21 +339,15 @@ async fn run_logged_requests() -> Option<Secrets> {
     let rejected_recipient = format!("rejected-{}@example.com", uuid::Uuid::new_v4().simple());
     sandbox.put_profile_with_email(&sent_id).await;
     let rejected_identities = identities_with_email(AttributeValue::S(rejected_recipient.clone()));
-    sandbox
-        .put_profile(profile_item(&rejected_id, Some(rejected_identities)))
-        .await;
+    sandbox.put_profile(profile_item(&rejected_id, Some(rejected_identities))).await;
 
     let mut sent_app = sandbox.app();
     sent_app.secrets = Arc::new(|| [7; 32]);
     let mut rejected_app = sandbox.app_sending_from(&unverified_sender());
     rejected_app.secrets = Arc::new(|| [9; 32]);
 
-    let sent = handle_event(&sent_app, servop(&sent_id, 60))
-        .await
-        .expect("no retryable failure");
-    let rejected = handle_event(&rejected_app, servop(&rejected_id, 60))
-        .await
-        .expect("no retryable failure");
+    let sent = handle_event(&sent_app, servop(&sent_id, 60)).await.expect("no retryable failure");
+    let rejected = handle_event(&rejected_app, servop(&rejected_id, 60)).await.expect("no retryable failure");
 
     assert_eq!(sent, success());
     assert_eq!(rejected["reason_code"], 40361, "{rejected}");
@@ -397,10 +392,7 @@ async fn logs_hide_personal_data() {
     let log = String::from_utf8_lossy(&buffer.0.lock().expect("log buffer")).into_owned();
     assert!(!log.is_empty());
     for profile_id in &secrets.profile_ids {
-        assert!(
-            log.contains(profile_id.as_str()),
-            "profile id {profile_id} missing from the log:\n{log}"
-        );
+        assert!(log.contains(profile_id.as_str()), "profile id {profile_id} missing from the log:\n{log}");
     }
     assert!(log.contains("password reset email sent"), "no success line:\n{log}");
     assert!(log.contains("40361"), "no line for the rejected send:\n{log}");
@@ -409,13 +401,6 @@ async fn logs_hide_personal_data() {
         assert!(leaks.is_empty(), "the log contains the {label}:\n{}", leaks.join("\n"));
     }
     // Every sandbox recipient starts with "Reset.User+": no test's address may appear either.
-    let leaks: Vec<&str> = log
-        .lines()
-        .filter(|line| line.to_lowercase().contains("reset.user+"))
-        .collect();
-    assert!(
-        leaks.is_empty(),
-        "the log contains a recipient address:\n{}",
-        leaks.join("\n")
-    );
+    let leaks: Vec<&str> = log.lines().filter(|line| line.to_lowercase().contains("reset.user+")).collect();
+    assert!(leaks.is_empty(), "the log contains a recipient address:\n{}", leaks.join("\n"));
 }

@@ -31,12 +31,7 @@ struct Case {
 }
 
 fn body(name: &'static str, text: &str, status: u64, reason_code: u64) -> Case {
-    Case {
-        name,
-        setup: Setup::Body(text.to_owned()),
-        status,
-        reason_code,
-    }
+    Case { name, setup: Setup::Body(text.to_owned()), status, reason_code }
 }
 
 fn data(profile_id: Value, ttl: Value) -> String {
@@ -44,12 +39,7 @@ fn data(profile_id: Value, ttl: Value) -> String {
 }
 
 fn error_table() -> Vec<Case> {
-    let fault = |name, setup, status, reason_code| Case {
-        name,
-        setup,
-        status,
-        reason_code,
-    };
+    let fault = |name, setup, status, reason_code| Case { name, setup, status, reason_code };
     vec![
         body("invalid json", r#"{"service": "user", "operation": "#, 400, 40408),
         body("empty body", "", 400, 40408),
@@ -59,24 +49,9 @@ fn error_table() -> Vec<Case> {
             400,
             40333,
         ),
-        body(
-            "unknown service",
-            &json!({"service": "friend", "operation": OP, "data": {}}).to_string(),
-            400,
-            40333,
-        ),
-        body(
-            "missing operation",
-            &json!({"service": "user", "data": {}}).to_string(),
-            400,
-            40333,
-        ),
-        body(
-            "missing data",
-            &json!({"service": "user", "operation": OP}).to_string(),
-            400,
-            40358,
-        ),
+        body("unknown service", &json!({"service": "friend", "operation": OP, "data": {}}).to_string(), 400, 40333),
+        body("missing operation", &json!({"service": "user", "data": {}}).to_string(), 400, 40333),
+        body("missing data", &json!({"service": "user", "operation": OP}).to_string(), 400, 40358),
         body(
             "missing profileId",
             &json!({"service": "user", "operation": OP, "data": {"tokenTtlInMinutes": 60}}).to_string(),
@@ -93,29 +68,14 @@ fn error_table() -> Vec<Case> {
         body("null ttl", &data(json!("demo-profile-1"), Value::Null), 400, 40358),
         body("string ttl", &data(json!("demo-profile-1"), json!("60")), 400, 40359),
         body("fractional ttl", &data(json!("demo-profile-1"), json!(1.5)), 400, 40359),
-        body(
-            "array profileId",
-            &data(json!(["demo-profile-1"]), json!(60)),
-            400,
-            40359,
-        ),
+        body("array profileId", &data(json!(["demo-profile-1"]), json!(60)), 400, 40359),
         body("number profileId", &data(json!(7), json!(60)), 400, 40359),
         body("zero ttl", &data(json!("demo-profile-1"), json!(0)), 400, 40660),
         body("negative ttl", &data(json!("demo-profile-1"), json!(-1)), 400, 40660),
-        body(
-            "ttl above max",
-            &data(json!("demo-profile-1"), json!(10081)),
-            400,
-            40660,
-        ),
+        body("ttl above max", &data(json!("demo-profile-1"), json!(10081)), 400, 40660),
         body("empty profileId", &data(json!(""), json!(60)), 400, 40660),
         body("long profileId", &data(json!("p".repeat(129)), json!(60)), 400, 40660),
-        body(
-            "control char profileId",
-            &data(json!("demo-profile-1\u{7}"), json!(60)),
-            400,
-            40660,
-        ),
+        body("control char profileId", &data(json!("demo-profile-1\u{7}"), json!(60)), 400, 40660),
         body("unknown profile", &servop("no-such-profile", 60), 404, 40446),
         body("no email identity", &servop("demo-no-email", 60), 400, 40206),
         body("invalid stored email", &servop("demo-bad-email", 60), 400, 40221),
@@ -127,19 +87,13 @@ fn error_table() -> Vec<Case> {
         ),
         fault(
             "ses throttles",
-            Setup::MailFault(BackendError::retryable(
-                "SendEmail",
-                "TooManyRequestsException (HTTP 429)",
-            )),
+            Setup::MailFault(BackendError::retryable("SendEmail", "TooManyRequestsException (HTTP 429)")),
             503,
             40361,
         ),
         fault(
             "profile read fails",
-            Setup::ProfileFault(BackendError::permanent(
-                "GetItem",
-                "ResourceNotFoundException (HTTP 400)",
-            )),
+            Setup::ProfileFault(BackendError::permanent("GetItem", "ResourceNotFoundException (HTTP 400)")),
             500,
             40215,
         ),
@@ -155,12 +109,7 @@ fn error_table() -> Vec<Case> {
             500,
             40215,
         ),
-        fault(
-            "token write times out",
-            Setup::TokenFault(BackendError::retryable("PutItem", "timed out")),
-            503,
-            40215,
-        ),
+        fault("token write times out", Setup::TokenFault(BackendError::retryable("PutItem", "timed out")), 503, 40215),
     ]
 }
 
@@ -191,10 +140,7 @@ fn assert_error_body(body: &Value, case: &Case, shape: &str) {
     assert_eq!(body["status"], case.status, "{label}: {body}");
     assert_eq!(body["reason_code"], case.reason_code, "{label}: {body}");
     assert_eq!(body["severity"], "ERROR", "{label}");
-    assert!(
-        body["status_message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{label}: no status_message"
-    );
+    assert!(body["status_message"].as_str().is_some_and(|m| !m.is_empty()), "{label}: no status_message");
 }
 
 #[tokio::test]
@@ -203,10 +149,7 @@ async fn error_table_over_http() {
         for shape in HTTP_SHAPES {
             let (app, text) = arrange(&case);
 
-            let result = app
-                .invoke(http_event(shape, &text))
-                .await
-                .expect("HTTP results are never invocation errors");
+            let result = app.invoke(http_event(shape, &text)).await.expect("HTTP results are never invocation errors");
 
             let (status, body) = http_result(&result);
             assert_eq!(status, case.status, "{} via {shape:?}", case.name);
@@ -225,10 +168,7 @@ async fn error_table_direct() {
             continue;
         };
 
-        let body = app
-            .invoke(event)
-            .await
-            .expect("direct results are never invocation errors");
+        let body = app.invoke(event).await.expect("direct results are never invocation errors");
 
         assert_error_body(&body, &case, "direct");
         assert!(app.untouched(), "{} via direct left a token or an email", case.name);
@@ -252,19 +192,11 @@ async fn error_table_eventbridge() {
                 assert_eq!(u64::from(failure.reason_code), case.reason_code, "{}", case.name);
             }
             Ok(body) => {
-                assert!(
-                    !retryable,
-                    "{}: retryable failure was not an invocation error",
-                    case.name
-                );
+                assert!(!retryable, "{}: retryable failure was not an invocation error", case.name);
                 assert_error_body(&body, &case, "EventBridge");
             }
         }
-        assert!(
-            app.untouched(),
-            "{} via EventBridge left a token or an email",
-            case.name
-        );
+        assert!(app.untouched(), "{} via EventBridge left a token or an email", case.name);
 
         // The same case with only the data object as detail, where there is one.
         let envelope_case = case.reason_code == 40333;
@@ -275,11 +207,7 @@ async fn error_table_eventbridge() {
             if let Ok(body) = result {
                 assert_error_body(&body, &case, "EventBridge data");
             }
-            assert!(
-                app.untouched(),
-                "{} via EventBridge data left a token or an email",
-                case.name
-            );
+            assert!(app.untouched(), "{} via EventBridge data left a token or an email", case.name);
         }
     }
 }
@@ -287,15 +215,10 @@ async fn error_table_eventbridge() {
 #[tokio::test]
 async fn success_on_every_shape() {
     let text = servop("demo-profile-1", 1440);
-    let mut events: Vec<(String, Value)> = HTTP_SHAPES
-        .iter()
-        .map(|shape| (format!("{shape:?}"), http_event(*shape, &text)))
-        .collect();
+    let mut events: Vec<(String, Value)> =
+        HTTP_SHAPES.iter().map(|shape| (format!("{shape:?}"), http_event(*shape, &text))).collect();
     events.push(("direct".into(), serde_json::from_str(&text).expect("servop")));
-    events.push((
-        "EventBridge".into(),
-        eventbridge_event(serde_json::from_str(&text).expect("servop")),
-    ));
+    events.push(("EventBridge".into(), eventbridge_event(serde_json::from_str(&text).expect("servop"))));
     events.push((
         "EventBridge data".into(),
         eventbridge_event(json!({"profileId": "demo-profile-1", "tokenTtlInMinutes": 1440})),
@@ -323,9 +246,7 @@ async fn success_on_every_shape() {
 async fn stored_token_matches_link() {
     let app = test_app();
 
-    app.invoke(serde_json::from_str(&servop("demo-profile-1", 1440)).expect("servop"))
-        .await
-        .expect("success");
+    app.invoke(serde_json::from_str(&servop("demo-profile-1", 1440)).expect("servop")).await.expect("success");
 
     let expected = ResetToken::new(&ProfileId::parse("demo-profile-1").expect("id"), SECRET);
     let [record] = app.tokens.snapshot().try_into().expect("one token item");
@@ -336,12 +257,8 @@ async fn stored_token_matches_link() {
     assert_eq!(email.to.as_str(), "demo.user@example.com");
     let link = format!("https://example.com/reset-password?token={}", expected.expose());
     assert!(email.text.contains(&link));
-    assert!(email
-        .text
-        .contains("expires in 24 hours (at Sat, 05 Dec 2026 10:00:00 GMT)"));
-    assert!(email
-        .html
-        .contains("expires in 24 hours (at Sat, 05 Dec 2026 10:00:00 GMT)"));
+    assert!(email.text.contains("expires in 24 hours (at Sat, 05 Dec 2026 10:00:00 GMT)"));
+    assert!(email.html.contains("expires in 24 hours (at Sat, 05 Dec 2026 10:00:00 GMT)"));
     let id_part = expected.expose().split('.').next().expect("id part");
     assert_eq!(URL_SAFE_NO_PAD.decode(id_part).expect("base64url"), b"demo-profile-1");
 }
@@ -355,6 +272,7 @@ async fn new_token_replaces_old() {
 
     let mut app2 = app;
     app2.app.secrets = std::sync::Arc::new(|| [7; 32]);
+    app2.app.settings.resend_interval_seconds = 0;
     app2.invoke(event).await.expect("second");
 
     let second = app2.tokens.snapshot();
@@ -393,33 +311,21 @@ async fn http_quirks_table() {
         (
             "v2 no host",
             with(HttpShape::HttpV2, &|e| {
-                e["headers"]
-                    .as_object_mut()
-                    .unwrap()
-                    .retain(|k, _| !k.eq_ignore_ascii_case("host"));
+                e["headers"].as_object_mut().unwrap().retain(|k, _| !k.eq_ignore_ascii_case("host"));
             }),
             200,
             0,
         ),
-        (
-            "v2 null headers",
-            with(HttpShape::HttpV2, &|e| e["headers"] = Value::Null),
-            200,
-            0,
-        ),
+        ("v2 null headers", with(HttpShape::HttpV2, &|e| e["headers"] = Value::Null), 200, 0),
         (
             "v2 text content type",
-            with(HttpShape::HttpV2, &|e| {
-                e["headers"]["content-type"] = json!("text/plain")
-            }),
+            with(HttpShape::HttpV2, &|e| e["headers"]["content-type"] = json!("text/plain")),
             200,
             0,
         ),
         (
             "v1 base64 without padding",
-            with(HttpShape::RestV1Base64, &|e| {
-                e["body"] = json!(STANDARD_NO_PAD.encode(format!("{valid} ")))
-            }),
+            with(HttpShape::RestV1Base64, &|e| e["body"] = json!(STANDARD_NO_PAD.encode(format!("{valid} ")))),
             200,
             0,
         ),
@@ -432,58 +338,18 @@ async fn http_quirks_table() {
             400,
             40408,
         ),
-        (
-            "v1 null body",
-            with(HttpShape::RestV1, &|e| e["body"] = Value::Null),
-            400,
-            40408,
-        ),
-        (
-            "v1 object body",
-            with(HttpShape::RestV1, &|e| e["body"] = json!({"service": "user"})),
-            400,
-            40408,
-        ),
-        (
-            "v1 GET",
-            with(HttpShape::RestV1, &|e| e["httpMethod"] = json!("GET")),
-            400,
-            40333,
-        ),
-        (
-            "v2 GET",
-            with(HttpShape::HttpV2, &|e| {
-                e["requestContext"]["http"]["method"] = json!("GET")
-            }),
-            400,
-            40333,
-        ),
-        (
-            "alb PUT",
-            with(HttpShape::Alb, &|e| e["httpMethod"] = json!("PUT")),
-            400,
-            40333,
-        ),
-        (
-            "v1 lowercase post",
-            with(HttpShape::RestV1, &|e| e["httpMethod"] = json!("post")),
-            200,
-            0,
-        ),
-        (
-            "v2 body with BOM",
-            with(HttpShape::HttpV2, &|e| e["body"] = json!(format!("\u{feff}{valid}"))),
-            400,
-            40408,
-        ),
+        ("v1 null body", with(HttpShape::RestV1, &|e| e["body"] = Value::Null), 400, 40408),
+        ("v1 object body", with(HttpShape::RestV1, &|e| e["body"] = json!({"service": "user"})), 400, 40408),
+        ("v1 GET", with(HttpShape::RestV1, &|e| e["httpMethod"] = json!("GET")), 400, 40333),
+        ("v2 GET", with(HttpShape::HttpV2, &|e| e["requestContext"]["http"]["method"] = json!("GET")), 400, 40333),
+        ("alb PUT", with(HttpShape::Alb, &|e| e["httpMethod"] = json!("PUT")), 400, 40333),
+        ("v1 lowercase post", with(HttpShape::RestV1, &|e| e["httpMethod"] = json!("post")), 200, 0),
+        ("v2 body with BOM", with(HttpShape::HttpV2, &|e| e["body"] = json!(format!("\u{feff}{valid}"))), 400, 40408),
     ];
     for (name, event, status, reason_code) in cases {
         let app = test_app();
 
-        let result = app
-            .invoke(event)
-            .await
-            .expect("HTTP results are never invocation errors");
+        let result = app.invoke(event).await.expect("HTTP results are never invocation errors");
 
         let (actual_status, body) = http_result(&result);
         assert_eq!(actual_status, status, "{name}: {body}");
@@ -506,15 +372,10 @@ async fn http_response_formats() {
         let result = app.invoke(http_event(shape, &valid)).await.expect("response");
 
         assert_eq!(result["isBase64Encoded"], false, "{shape:?}");
-        let content_type = result["headers"]["Content-Type"]
-            .as_str()
-            .or(result["multiValueHeaders"]["Content-Type"][0].as_str());
+        let content_type =
+            result["headers"]["Content-Type"].as_str().or(result["multiValueHeaders"]["Content-Type"][0].as_str());
         assert_eq!(content_type, Some("application/json"), "{shape:?}");
-        assert_eq!(
-            result.get("statusDescription").is_some(),
-            shape == HttpShape::Alb,
-            "{shape:?}"
-        );
+        assert_eq!(result.get("statusDescription").is_some(), shape == HttpShape::Alb, "{shape:?}");
     }
 
     let mut multi_value_alb = http_event(HttpShape::Alb, &valid);
@@ -538,10 +399,7 @@ async fn odd_direct_events() {
     for (event, reason_code) in cases {
         let app = test_app();
 
-        let body = app
-            .invoke(event.clone())
-            .await
-            .expect("permanent failures are responses");
+        let body = app.invoke(event.clone()).await.expect("permanent failures are responses");
 
         assert_eq!(body["reason_code"], reason_code, "{event}");
         assert!(app.untouched(), "{event}");

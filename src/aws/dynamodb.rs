@@ -1,17 +1,15 @@
-//! DynamoDB adapters for the profiles table and the tokens table.
+//! DynamoDB adapter for the profiles table.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::errors::backend_error;
 use crate::domain::ProfileId;
 use crate::error::BackendError;
-use crate::ports::{EmailIdentity, ProfileRecord, ProfileStore, TokenRecord, TokenStore};
+use crate::ports::{EmailIdentity, ProfileRecord, ProfileStore};
 
 /// Reads profiles: partition key `profileId` (S), email at `identities.Email`, optional
 /// `userName` (S) and `languageCode` (S).
@@ -66,64 +64,7 @@ pub fn profile_from_item(item: &HashMap<String, AttributeValue>) -> ProfileRecor
         Some(AttributeValue::S(value)) => Some(value.clone()),
         _ => None,
     };
-    ProfileRecord {
-        email,
-        user_name: text("userName"),
-        language_code: text("languageCode"),
-    }
-}
-
-/// Stores token items keyed by `profileId` (S), so a new token overwrites the profile's
-/// earlier one in the same write. `expiresAt` is the table's TTL attribute.
-pub struct DynamoTokens {
-    client: Client,
-    table: String,
-}
-
-impl DynamoTokens {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
-    }
-}
-
-#[async_trait]
-impl TokenStore for DynamoTokens {
-    async fn put_token(&self, record: &TokenRecord) -> Result<(), BackendError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("profileId", AttributeValue::S(record.profile_id.as_str().to_owned()))
-            .item("tokenHash", AttributeValue::S(record.token_hash.clone()))
-            .item("createdAt", AttributeValue::N(record.created_at.to_string()))
-            .item("expiresAt", AttributeValue::N(record.expires_at.to_string()))
-            .send()
-            .await
-            .map_err(|err| backend_error("PutItem", err))?;
-        Ok(())
-    }
-
-    async fn revoke_token(&self, profile_id: &ProfileId, token_hash: &str) -> Result<(), BackendError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("profileId", AttributeValue::S(profile_id.as_str().to_owned()))
-            .condition_expression("tokenHash = :hash")
-            .expression_attribute_values(":hash", AttributeValue::S(token_hash.to_owned()))
-            .send()
-            .await;
-
-        match result {
-            Ok(_) => Ok(()),
-            // A newer token replaced this one, or the item is gone: nothing to revoke.
-            Err(SdkError::ServiceError(context))
-                if matches!(context.err(), DeleteItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(backend_error("DeleteItem", err)),
-        }
-    }
+    ProfileRecord { email, user_name: text("userName"), language_code: text("languageCode") }
 }
 
 #[cfg(test)]
@@ -139,34 +80,16 @@ mod tests {
         let email_map = |value| AttributeValue::M(item(vec![("Email", value)]));
         let cases = [
             (item(vec![]), EmailIdentity::Absent),
+            (item(vec![("identities", AttributeValue::S("a@example.com".into()))]), EmailIdentity::Absent),
+            (item(vec![("identities", email_map(AttributeValue::S(String::new())))]), EmailIdentity::Absent),
+            (item(vec![("identities", email_map(AttributeValue::Null(true)))]), EmailIdentity::Absent),
             (
-                item(vec![("identities", AttributeValue::S("a@example.com".into()))]),
-                EmailIdentity::Absent,
-            ),
-            (
-                item(vec![("identities", email_map(AttributeValue::S(String::new())))]),
-                EmailIdentity::Absent,
-            ),
-            (
-                item(vec![("identities", email_map(AttributeValue::Null(true)))]),
-                EmailIdentity::Absent,
-            ),
-            (
-                item(vec![(
-                    "identities",
-                    email_map(AttributeValue::Ss(vec!["a@example.com".into()])),
-                )]),
+                item(vec![("identities", email_map(AttributeValue::Ss(vec!["a@example.com".into()])))]),
                 EmailIdentity::NotText,
             ),
+            (item(vec![("identities", email_map(AttributeValue::N("1".into())))]), EmailIdentity::NotText),
             (
-                item(vec![("identities", email_map(AttributeValue::N("1".into())))]),
-                EmailIdentity::NotText,
-            ),
-            (
-                item(vec![(
-                    "identities",
-                    email_map(AttributeValue::S("a@example.com".into())),
-                )]),
+                item(vec![("identities", email_map(AttributeValue::S("a@example.com".into())))]),
                 EmailIdentity::Text("a@example.com".into()),
             ),
         ];

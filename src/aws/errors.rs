@@ -46,3 +46,44 @@ where
         _ => BackendError::permanent(operation, DisplayErrorContext(&error).to_string()),
     }
 }
+
+/// Like [`backend_error`] for a call that is not idempotent (SES `SendEmail`): a time-out,
+/// an unreadable response or a connection lost after connecting leaves it unknown whether
+/// the call took effect. Failures to connect at all are known not to have sent anything.
+pub fn non_idempotent_error<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let unknown = match &error {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => !failure.is_user() && !failed_to_connect(&error),
+        _ => false,
+    };
+    if unknown {
+        BackendError::outcome_unknown(operation, DisplayErrorContext(&error).to_string())
+    } else {
+        backend_error(operation, error)
+    }
+}
+
+/// Whether the error chain shows that no connection was made (refused, or timed out while
+/// connecting), so no request reached the service.
+fn failed_to_connect(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = current {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable) {
+                return true;
+            }
+        }
+        let text = cause.to_string().to_ascii_lowercase();
+        if text.contains("connect timeout")
+            || text.contains("tcp connect error")
+            || text.contains("error trying to connect")
+        {
+            return true;
+        }
+        current = cause.source();
+    }
+    false
+}

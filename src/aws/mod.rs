@@ -3,6 +3,7 @@
 
 mod dynamodb;
 mod errors;
+mod ledger;
 mod ses;
 
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::config::{ConfigError, Settings, Tables};
 use crate::reset::App;
 
-pub use dynamodb::{DynamoProfiles, DynamoTokens};
-pub use errors::backend_error;
+pub use dynamodb::DynamoProfiles;
+pub use errors::{backend_error, non_idempotent_error};
+pub use ledger::DynamoTokens;
 pub use ses::SesMailer;
 
 /// Time allowed to open a connection to an AWS endpoint.
@@ -25,11 +27,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time allowed for an AWS call including its retries.
 ///
-/// A request makes at most four calls in a row (read, write, send, revoke), so the worst
-/// case is 4 x 6 s = 24 s, below the 30 s function time-out in `template.yaml`.
+/// A request makes three DynamoDB steps in a row (read, write, then record or undo) and
+/// one 5 s send, so time-outs end it within 3 x 6 s + 5 s = 23 s, below the 30 s function
+/// time-out in `template.yaml`. A write conflict adds a read and a write, but conflicts
+/// come with fast answers, not time-outs.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
-/// Attempts per AWS call, the first included (SDK standard retry mode, with backoff).
+/// Attempts per DynamoDB call, the first included (SDK standard retry mode, with backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
+/// Time allowed for SES `SendEmail`, which is tried once.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Loads the SDK configuration with this service's time-outs and retry policy.
 ///
@@ -60,10 +66,22 @@ pub async fn app_from_env() -> Result<App, ConfigError> {
 /// Builds an [`App`] over the given SDK configuration.
 pub fn app_with(settings: Settings, tables: Tables, sdk_config: &SdkConfig) -> App {
     let dynamodb = aws_sdk_dynamodb::Client::new(sdk_config);
-    let sesv2 = aws_sdk_sesv2::Client::new(sdk_config);
+    // SendEmail has no idempotency token: an SDK retry after a lost response could mail
+    // twice, so SES gets one attempt with a longer time-out, and retries happen a level
+    // up (Lambda's retries, or the caller's).
+    let ses_timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SEND_TIMEOUT)
+        .operation_timeout(SEND_TIMEOUT)
+        .build();
+    let ses_config = aws_sdk_sesv2::config::Builder::from(sdk_config)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(ses_timeouts)
+        .build();
+    let sesv2 = aws_sdk_sesv2::Client::from_conf(ses_config);
 
     let profiles = Arc::new(DynamoProfiles::new(dynamodb.clone(), tables.profiles));
-    let tokens = Arc::new(DynamoTokens::new(dynamodb, tables.tokens));
+    let tokens = Arc::new(DynamoTokens::new(dynamodb, tables.tokens, tables.requests));
     let mailer = Arc::new(SesMailer::new(sesv2));
     App::new(settings, profiles, tokens, mailer)
 }

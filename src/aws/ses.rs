@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
-use super::errors::backend_error;
+use super::errors::non_idempotent_error;
 use crate::error::BackendError;
 use crate::ports::{Mailer, OutgoingEmail};
 
@@ -29,10 +29,7 @@ fn utf8(text: &str) -> Result<Content, BackendError> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send_email(&self, email: &OutgoingEmail) -> Result<(), BackendError> {
-        let body = Body::builder()
-            .text(utf8(&email.text)?)
-            .html(utf8(&email.html)?)
-            .build();
+        let body = Body::builder().text(utf8(&email.text)?).html(utf8(&email.html)?).build();
         let message = Message::builder().subject(utf8(&email.subject)?).body(body).build();
 
         self.client
@@ -42,7 +39,7 @@ impl Mailer for SesMailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|err| backend_error("SendEmail", err))?;
+            .map_err(|err| non_idempotent_error("SendEmail", err))?;
         Ok(())
     }
 }

@@ -48,11 +48,7 @@ fn parse_args() -> Result<Options, String> {
         }
     }
     let event_file = event_file.ok_or("missing EVENT_FILE")?;
-    Ok(Options {
-        event_file,
-        profiles_file,
-        out_dir,
-    })
+    Ok(Options { event_file, profiles_file, out_dir })
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -101,10 +97,7 @@ async fn run(options: Options) -> Result<(), String> {
     let app = App::new(settings, Arc::new(profiles), tokens, outbox.clone());
 
     match handle_event(&app, event).await {
-        Ok(result) => println!(
-            "Function result:\n{}",
-            serde_json::to_string_pretty(&result).unwrap_or_default()
-        ),
+        Ok(result) => println!("Function result:\n{}", serde_json::to_string_pretty(&result).unwrap_or_default()),
         Err(failure) => println!("Invocation error (Lambda would retry this event):\n{failure}"),
     }
 
@@ -115,17 +108,8 @@ async fn run(options: Options) -> Result<(), String> {
     for (index, email) in sent.iter().enumerate() {
         let eml = Outbox::message_path(&options.out_dir, index + 1, "eml");
         let html = Outbox::message_path(&options.out_dir, index + 1, "html");
-        let link = email
-            .text
-            .lines()
-            .find(|line| line.starts_with(&link_prefix))
-            .unwrap_or("");
-        println!(
-            "\nEmail sent to {} (saved as {} and {})",
-            email.to.as_str(),
-            eml.display(),
-            html.display()
-        );
+        let link = email.text.lines().find(|line| line.starts_with(&link_prefix)).unwrap_or("");
+        println!("\nEmail sent to {} (saved as {} and {})", email.to.as_str(), eml.display(), html.display());
         println!("Subject: {}\n\n{}", email.subject, email.text);
         println!("Reset link: {link}");
         println!("Token item: {}", options.out_dir.join("tokens.json").display());

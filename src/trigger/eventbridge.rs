@@ -28,29 +28,24 @@ pub(super) async fn handle(app: &App, event: &Value) -> Result<Value, RetryableF
         Some(detail) if is_whole_servop(detail) => parse_servop(detail, max_ttl),
         Some(detail) => parse_data(detail, max_ttl),
     };
-    let result = run(app, parsed).instrument(span).await;
+    let fallback = (!event_id.is_empty()).then(|| format!("event#{event_id}"));
+    let result = run(app, parsed, None, fallback).instrument(span).await;
 
     match &result {
-        Err(error) if error.is_retryable() => Err(RetryableFailure {
-            reason_code: error.reason_code(),
-            message: error.to_string(),
-        }),
+        Err(error) if error.is_retryable() => {
+            Err(RetryableFailure { reason_code: error.reason_code(), message: error.to_string() })
+        }
         // Permanent failures are logged by `run` and not retried: the response is the result.
         _ => Ok(response_for(&result)),
     }
 }
 
 fn is_whole_servop(detail: &Value) -> bool {
-    ["service", "operation", "data"]
-        .iter()
-        .any(|key| detail.get(key).is_some())
+    ["service", "operation", "data"].iter().any(|key| detail.get(key).is_some())
 }
 
 impl From<RetryableFailure> for lambda_runtime::Diagnostic {
     fn from(failure: RetryableFailure) -> Self {
-        Self {
-            error_type: "RetryableFailure".into(),
-            error_message: failure.to_string(),
-        }
+        Self { error_type: "RetryableFailure".into(), error_message: failure.to_string() }
     }
 }

@@ -14,7 +14,7 @@ use tracing::{info_span, Instrument};
 use super::{response_for, run};
 use crate::error::ResetError;
 use crate::reset::App;
-use crate::servop::{parse_body, MAX_BODY_BYTES};
+use crate::servop::{parse_body, parse_idempotency_key, MAX_BODY_BYTES};
 
 /// Standard base64 that accepts bodies with or without `=` padding, as clients differ.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -40,16 +40,28 @@ pub(super) async fn handle(app: &App, event: &Value, flavor: HttpFlavor) -> Valu
 
     let result = async {
         let body = read_body(event, flavor)?;
-        run(app, parse_body(&body, app.settings.max_ttl_minutes)).await
+        let header_key = header(event, "idempotency-key").map(parse_idempotency_key).transpose()?;
+        let fallback = (request_id != "none").then(|| format!("apigw#{request_id}"));
+        run(app, parse_body(&body, app.settings.max_ttl_minutes), header_key, fallback).await
     }
     .instrument(span)
     .await;
 
-    let status = match &result {
-        Ok(()) => 200,
-        Err(error) => error.status(),
+    let body = response_for(&result);
+    let status = body["status"].as_u64().and_then(|status| u16::try_from(status).ok()).unwrap_or(500);
+    let retry_after = result.as_ref().err().and_then(ResetError::retry_after);
+    build_response(event, flavor, status, retry_after, &body)
+}
+
+/// Reads a header case-insensitively from `headers` or, failing that, `multiValueHeaders`.
+fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+    let find = |field: &str| {
+        event.get(field)?.as_object()?.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
     };
-    build_response(event, flavor, status, &response_for(&result))
+    match find("headers") {
+        Some(value) => value.as_str(),
+        None => find("multiValueHeaders")?.get(0)?.as_str(),
+    }
 }
 
 fn method(event: &Value, flavor: HttpFlavor) -> Option<&str> {
@@ -65,11 +77,7 @@ fn read_body(event: &Value, flavor: HttpFlavor) -> Result<Vec<u8>, ResetError> {
         Some(method) if method.eq_ignore_ascii_case("POST") => {}
         // HTTP API v2 events from some tools carry no method; the body still decides.
         None if flavor == HttpFlavor::V2 => {}
-        _ => {
-            return Err(ResetError::InvalidOperation(
-                "Send the servop as the body of a POST request.".into(),
-            ))
-        }
+        _ => return Err(ResetError::InvalidOperation("Send the servop as the body of a POST request.".into())),
     }
 
     let encoded = event["isBase64Encoded"].as_bool().unwrap_or(false);
@@ -87,14 +95,15 @@ fn read_body(event: &Value, flavor: HttpFlavor) -> Result<Vec<u8>, ResetError> {
             })
         }
         Some(Value::String(text)) => Ok(text.as_bytes().to_vec()),
-        Some(_) => Err(ResetError::JsonParsing(
-            "The HTTP event's body must be a string.".into(),
-        )),
+        Some(_) => Err(ResetError::JsonParsing("The HTTP event's body must be a string.".into())),
     }
 }
 
-fn build_response(request: &Value, flavor: HttpFlavor, status: u16, body: &Value) -> Value {
-    let headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")];
+fn build_response(request: &Value, flavor: HttpFlavor, status: u16, retry_after: Option<u64>, body: &Value) -> Value {
+    let mut headers = vec![("Content-Type", "application/json".to_string()), ("Cache-Control", "no-store".to_string())];
+    if let Some(seconds) = retry_after {
+        headers.push(("Retry-After", seconds.to_string()));
+    }
     let single: Map<String, Value> = headers.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
     let multi: Map<String, Value> = headers.iter().map(|(k, v)| (k.to_string(), json!([v]))).collect();
 

@@ -14,7 +14,7 @@ mod http;
 use serde_json::Value;
 use tracing::{error, info, warn};
 
-use crate::error::{success_response, ResetError};
+use crate::error::ResetError;
 use crate::reset::{send_password_reset, App};
 use crate::servop::{parse_servop, ResetRequest};
 
@@ -59,51 +59,67 @@ pub fn classify(event: &Value) -> Trigger {
 /// Only a retryable failure on the EventBridge path becomes an `Err`, so that Lambda's
 /// retries and on-failure destination apply; every other failure is a response.
 pub async fn handle_event(app: &App, event: Value) -> Result<Value, RetryableFailure> {
+    handle_invocation(app, event, None).await
+}
+
+/// Like [`handle_event`], with the Lambda request id, which identifies a direct
+/// invocation across Lambda's own retries of an asynchronous invoke.
+pub async fn handle_invocation(
+    app: &App,
+    event: Value,
+    lambda_request_id: Option<&str>,
+) -> Result<Value, RetryableFailure> {
     match classify(&event) {
         Trigger::Http(flavor) => Ok(http::handle(app, &event, flavor).await),
         Trigger::EventBridge => eventbridge::handle(app, &event).await,
         Trigger::Direct => {
-            let result = run(app, parse_servop(&event, app.settings.max_ttl_minutes)).await;
-            Ok(response_for(&result))
+            let parsed = parse_servop(&event, app.settings.max_ttl_minutes);
+            let fallback = lambda_request_id.map(|id| format!("lambda#{id}"));
+            Ok(response_for(&run(app, parsed, None, fallback).await))
         }
     }
 }
 
+/// Chooses the key that identifies a delivery: the caller's idempotency key (header or
+/// `idempotencyKey` field) when given, else the trigger's own id (`fallback`).
+fn delivery_key(request: &ResetRequest, header_key: Option<String>, fallback: Option<String>) -> Option<String> {
+    let explicit = header_key.or_else(|| request.idempotency_key.clone());
+    explicit.map(|key| format!("key#{key}")).or(fallback)
+}
+
 /// Runs a parsed request and logs the outcome with its reason code.
-async fn run(app: &App, parsed: Result<ResetRequest, ResetError>) -> Result<(), ResetError> {
+async fn run(
+    app: &App,
+    parsed: Result<ResetRequest, ResetError>,
+    header_key: Option<String>,
+    fallback_key: Option<String>,
+) -> Result<Value, ResetError> {
     let result = match parsed {
-        Ok(request) => send_password_reset(app, &request).await,
+        Ok(request) => {
+            let key = delivery_key(&request, header_key, fallback_key);
+            send_password_reset(app, &request, key.as_deref()).await
+        }
         Err(error) => Err(error),
     };
     match &result {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(error) if error.status() >= 500 => {
-            let cause = std::error::Error::source(error)
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
             error!(reason_code = error.reason_code(), status = error.status(), retryable = error.is_retryable(), %cause, "request failed");
         }
         Err(error) if error.status() == 404 => {
-            info!(
-                reason_code = error.reason_code(),
-                status = error.status(),
-                "request rejected: {error}"
-            );
+            info!(reason_code = error.reason_code(), status = error.status(), "request rejected: {error}");
         }
         Err(error) => {
-            warn!(
-                reason_code = error.reason_code(),
-                status = error.status(),
-                "request rejected: {error}"
-            );
+            warn!(reason_code = error.reason_code(), status = error.status(), "request rejected: {error}");
         }
     }
     result
 }
 
-fn response_for(result: &Result<(), ResetError>) -> Value {
+fn response_for(result: &Result<Value, ResetError>) -> Value {
     match result {
-        Ok(()) => success_response(),
+        Ok(response) => response.clone(),
         Err(error) => error.to_response(),
     }
 }

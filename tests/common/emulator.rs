@@ -133,18 +133,15 @@ pub fn profile_item(profile_id: &str, identities: Option<Item>) -> Item {
 
 /// Builds an `identities` map with `Email` set to `email` and an unrelated `Anonymous` entry.
 pub fn identities_with_email(email: AttributeValue) -> Item {
-    Item::from([
-        ("Email".to_owned(), email),
-        ("Anonymous".to_owned(), AttributeValue::S("anonymous-id".to_owned())),
-    ])
+    Item::from([("Email".to_owned(), email), ("Anonymous".to_owned(), AttributeValue::S("anonymous-id".to_owned()))])
 }
 
 /// Reads a Number (`N`) attribute as a whole number. Panics when it is missing or of another type.
 pub fn number(item: &Item, name: &str) -> u64 {
     match item.get(name) {
-        Some(AttributeValue::N(text)) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} = {text:?} is not a whole number")),
+        Some(AttributeValue::N(text)) => {
+            text.parse().unwrap_or_else(|_| panic!("{name} = {text:?} is not a whole number"))
+        }
         other => panic!("{name} must be a DynamoDB Number (N), got {other:?}"),
     }
 }
@@ -213,11 +210,7 @@ impl Sandbox {
             .attribute_type(ScalarAttributeType::S)
             .build()
             .expect("attribute definition");
-        let key = KeySchemaElement::builder()
-            .attribute_name(key_name)
-            .key_type(KeyType::Hash)
-            .build()
-            .expect("key");
+        let key = KeySchemaElement::builder().attribute_name(key_name).key_type(KeyType::Hash).build().expect("key");
         self.dynamodb
             .create_table()
             .table_name(name)
@@ -230,11 +223,8 @@ impl Sandbox {
     }
 
     async fn enable_ttl(&self, table: &str) {
-        let specification = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name("expiresAt")
-            .build()
-            .expect("TTL spec");
+        let specification =
+            TimeToLiveSpecification::builder().enabled(true).attribute_name("expiresAt").build().expect("TTL spec");
         self.dynamodb
             .update_time_to_live()
             .table_name(table)
@@ -326,11 +316,7 @@ impl Sandbox {
         let state: Value = serde_json::from_slice(&http_get(&self.endpoint, "/moto-api/data.json"))
             .expect("moto's /moto-api/data.json is not JSON");
         let messages = state["ses"]["Message"].as_array().cloned().unwrap_or_default();
-        messages
-            .iter()
-            .map(SentMail::from_moto)
-            .filter(|mail| mail.source == source)
-            .collect()
+        messages.iter().map(SentMail::from_moto).filter(|mail| mail.source == source).collect()
     }
 }
 
@@ -347,9 +333,7 @@ pub struct SentMail {
 impl SentMail {
     fn from_moto(message: &Value) -> Self {
         let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-        let to = message["destinations"]["ToAddresses"]
-            .as_array()
-            .map(|list| list.iter().map(text).collect());
+        let to = message["destinations"]["ToAddresses"].as_array().map(|list| list.iter().map(text).collect());
         Self {
             source: text(&message["source"]),
             to: to.unwrap_or_default(),
@@ -375,17 +359,9 @@ impl SentMail {
     /// Returns the `token` query parameter of the reset link.
     pub fn token(&self) -> String {
         let link = self.link();
-        let mut tokens = link
-            .query_pairs()
-            .filter(|(key, _)| key == "token")
-            .map(|(_, value)| value.into_owned());
-        let token = tokens
-            .next()
-            .unwrap_or_else(|| panic!("the link {link} has no token parameter"));
-        assert!(
-            tokens.next().is_none(),
-            "the link {link} has more than one token parameter"
-        );
+        let mut tokens = link.query_pairs().filter(|(key, _)| key == "token").map(|(_, value)| value.into_owned());
+        let token = tokens.next().unwrap_or_else(|| panic!("the link {link} has no token parameter"));
+        assert!(tokens.next().is_none(), "the link {link} has more than one token parameter");
         token
     }
 }
@@ -396,35 +372,19 @@ fn http_get(endpoint: &str, path: &str) -> Vec<u8> {
     let address = url.socket_addrs(|| None).expect("endpoint address")[0];
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
         .unwrap_or_else(|err| panic!("connecting to the emulator at {endpoint} failed: {err}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read time-out");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sending the request");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read time-out");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("sending the request");
 
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .unwrap_or_else(|err| panic!("reading GET {path} failed: {err}"));
-    let split = response
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("HTTP response without a header end");
+    stream.read_to_end(&mut response).unwrap_or_else(|err| panic!("reading GET {path} failed: {err}"));
+    let split =
+        response.windows(4).position(|window| window == b"\r\n\r\n").expect("HTTP response without a header end");
     let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
 
     let status_line = head.lines().next().unwrap_or_default();
-    assert!(
-        status_line.split(' ').nth(1) == Some("200"),
-        "GET {path} returned {status_line:?}"
-    );
+    assert!(status_line.split(' ').nth(1) == Some("200"), "GET {path} returned {status_line:?}");
     // With `Connection: close` moto's server (Werkzeug 3.1) sends a plain body. A chunked body
     // would need decoding, so it fails the request here.
-    assert!(
-        !head.contains("transfer-encoding: chunked"),
-        "GET {path} returned a chunked body"
-    );
+    assert!(!head.contains("transfer-encoding: chunked"), "GET {path} returned a chunked body");
     response.split_off(split + 4)
 }

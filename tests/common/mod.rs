@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,9 @@ use reset_mailer::config::Settings;
 use reset_mailer::domain::ProfileId;
 use reset_mailer::embedded::{demo_setting, FixtureProfiles, MemoryTokens, Outbox, DEFAULT_PROFILES};
 use reset_mailer::error::BackendError;
-use reset_mailer::ports::{Mailer, OutgoingEmail, ProfileRecord, ProfileStore, TokenRecord, TokenStore};
+use reset_mailer::ports::{
+    BeginOutcome, Ledger, Mailer, OutgoingEmail, ProfileRecord, ProfileStore, SendPlan, TokenStore,
+};
 use reset_mailer::reset::App;
 use reset_mailer::trigger::{handle_event, RetryableFailure};
 
@@ -32,6 +35,10 @@ pub struct Fault(Arc<Mutex<Option<BackendError>>>);
 impl Fault {
     pub fn set(&self, error: BackendError) {
         *self.0.lock().expect("fault lock") = Some(error);
+    }
+
+    pub fn clear(&self) {
+        *self.0.lock().expect("fault lock") = None;
     }
 
     fn check(&self) -> Result<(), BackendError> {
@@ -57,18 +64,38 @@ impl ProfileStore for FaultyProfiles {
 
 struct FaultyTokens {
     inner: Arc<MemoryTokens>,
+    load_fault: Fault,
     put_fault: Fault,
+    complete_fault: Fault,
+    abort_fault: Fault,
 }
 
 #[async_trait]
 impl TokenStore for FaultyTokens {
-    async fn put_token(&self, record: &TokenRecord) -> Result<(), BackendError> {
-        self.put_fault.check()?;
-        self.inner.put_token(record).await
+    async fn load(&self, delivery_key: Option<&str>, profile_id: &ProfileId) -> Result<Ledger, BackendError> {
+        self.load_fault.check()?;
+        self.inner.load(delivery_key, profile_id).await
     }
 
-    async fn revoke_token(&self, profile_id: &ProfileId, token_hash: &str) -> Result<(), BackendError> {
-        self.inner.revoke_token(profile_id, token_hash).await
+    async fn begin_send(&self, plan: &SendPlan) -> Result<BeginOutcome, BackendError> {
+        self.put_fault.check()?;
+        self.inner.begin_send(plan).await
+    }
+
+    async fn abort_send(&self, plan: &SendPlan) -> Result<(), BackendError> {
+        self.abort_fault.check()?;
+        self.inner.abort_send(plan).await
+    }
+
+    async fn complete(
+        &self,
+        delivery_key: &str,
+        profile_id: &ProfileId,
+        response: &str,
+        expires_at: u64,
+    ) -> Result<(), BackendError> {
+        self.complete_fault.check()?;
+        self.inner.complete(delivery_key, profile_id, response, expires_at).await
     }
 }
 
@@ -91,8 +118,17 @@ pub struct TestApp {
     pub app: App,
     pub tokens: Arc<MemoryTokens>,
     pub outbox: Arc<Outbox>,
+    /// The app's clock, in epoch seconds; starts at [`NOW`].
+    pub now: Arc<AtomicU64>,
     pub profile_fault: Fault,
+    /// Fails reading the delivery record and send history.
+    pub load_fault: Fault,
+    /// Fails storing the token (the write before the send).
     pub token_fault: Fault,
+    /// Fails recording the completed delivery (the write after the send).
+    pub complete_fault: Fault,
+    /// Fails undoing the token write after a failed send.
+    pub abort_fault: Fault,
     pub mail_fault: Fault,
 }
 
@@ -104,6 +140,7 @@ pub fn test_app() -> TestApp {
     let tokens = Arc::new(MemoryTokens::default());
     let outbox = Arc::new(Outbox::default());
     let (profile_fault, token_fault, mail_fault) = (Fault::default(), Fault::default(), Fault::default());
+    let (load_fault, complete_fault, abort_fault) = (Fault::default(), Fault::default(), Fault::default());
 
     let profiles = FaultyProfiles {
         inner: FixtureProfiles::from_json(DEFAULT_PROFILES).expect("fixture"),
@@ -111,25 +148,20 @@ pub fn test_app() -> TestApp {
     };
     let token_store = FaultyTokens {
         inner: tokens.clone(),
+        load_fault: load_fault.clone(),
         put_fault: token_fault.clone(),
+        complete_fault: complete_fault.clone(),
+        abort_fault: abort_fault.clone(),
     };
-    let mailer = FaultyMailer {
-        inner: outbox.clone(),
-        fault: mail_fault.clone(),
-    };
+    let mailer = FaultyMailer { inner: outbox.clone(), fault: mail_fault.clone() };
 
     let mut app = App::new(settings(), Arc::new(profiles), Arc::new(token_store), Arc::new(mailer));
-    app.clock = Arc::new(|| UNIX_EPOCH + Duration::from_secs(NOW));
+    let now = Arc::new(AtomicU64::new(NOW));
+    let clock_reading = now.clone();
+    app.clock = Arc::new(move || UNIX_EPOCH + Duration::from_secs(clock_reading.load(Ordering::SeqCst)));
     app.secrets = Arc::new(|| SECRET);
 
-    TestApp {
-        app,
-        tokens,
-        outbox,
-        profile_fault,
-        token_fault,
-        mail_fault,
-    }
+    TestApp { app, tokens, outbox, now, profile_fault, load_fault, token_fault, complete_fault, abort_fault, mail_fault }
 }
 
 impl TestApp {
@@ -138,6 +170,11 @@ impl TestApp {
     }
 
     /// True when no token is stored and no email was sent.
+    /// Moves the app's clock forward by `seconds`.
+    pub fn advance(&self, seconds: u64) {
+        self.now.fetch_add(seconds, Ordering::SeqCst);
+    }
+
     pub fn untouched(&self) -> bool {
         self.tokens.snapshot().is_empty() && self.outbox.sent().is_empty()
     }
@@ -173,13 +210,8 @@ pub enum HttpShape {
     Alb,
 }
 
-pub const HTTP_SHAPES: [HttpShape; 5] = [
-    HttpShape::RestV1,
-    HttpShape::RestV1Base64,
-    HttpShape::HttpV2,
-    HttpShape::FunctionUrl,
-    HttpShape::Alb,
-];
+pub const HTTP_SHAPES: [HttpShape; 5] =
+    [HttpShape::RestV1, HttpShape::RestV1Base64, HttpShape::HttpV2, HttpShape::FunctionUrl, HttpShape::Alb];
 
 /// The sample event of `shape` from `events/` with its body replaced by `body`.
 pub fn http_event(shape: HttpShape, body: &str) -> Value {
@@ -191,11 +223,7 @@ pub fn http_event(shape: HttpShape, body: &str) -> Value {
         HttpShape::Alb => ("events/alb.json", false),
     };
     let mut event = load_json(file);
-    event["body"] = if base64 {
-        json!(STANDARD.encode(body))
-    } else {
-        json!(body)
-    };
+    event["body"] = if base64 { json!(STANDARD.encode(body)) } else { json!(body) };
     event["isBase64Encoded"] = json!(base64);
     event
 }
@@ -215,8 +243,5 @@ pub fn http_result(result: &Value) -> (u64, Value) {
 }
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs()
 }
