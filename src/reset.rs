@@ -92,8 +92,8 @@ pub async fn send_password_reset(
     request: &ResetRequest,
     delivery_key: Option<&str>,
 ) -> Result<Value, ResetError> {
-    let (profile, recipient, plan, secret) = match plan_send(app, request, delivery_key).await? {
-        Planned::Ready { profile, recipient, plan, secret } => (profile, recipient, plan, secret),
+    let ReadyToSend { profile, recipient, plan, secret } = match plan_send(app, request, delivery_key).await? {
+        Planned::Ready(ready) => *ready,
         Planned::Done(response) => return Ok(response),
     };
 
@@ -128,10 +128,18 @@ pub async fn send_password_reset(
     Ok(response)
 }
 
+/// A stored token whose email is still to be sent. `secret` is the token's random part.
+struct ReadyToSend {
+    profile: ProfileRecord,
+    recipient: EmailAddress,
+    plan: SendPlan,
+    secret: [u8; TOKEN_SECRET_BYTES],
+}
+
 /// What to do after reading the profile and the ledger.
 enum Planned {
     /// The token is stored: send the email. `secret` is the token's random part.
-    Ready { profile: ProfileRecord, recipient: EmailAddress, plan: SendPlan, secret: [u8; TOKEN_SECRET_BYTES] },
+    Ready(Box<ReadyToSend>),
     /// The delivery was handled before: the response to repeat.
     Done(Value),
 }
@@ -173,7 +181,9 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
         };
 
         match app.tokens.begin_send(&plan).await.map_err(ResetError::Database)? {
-            BeginOutcome::Started => return Ok(Planned::Ready { profile, recipient, plan, secret }),
+            BeginOutcome::Started => {
+                return Ok(Planned::Ready(Box::new(ReadyToSend { profile, recipient, plan, secret })));
+            }
             BeginOutcome::Conflict => info!("a concurrent request wrote first; reading again"),
         }
     }

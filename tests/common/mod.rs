@@ -41,7 +41,10 @@ impl Fault {
         *self.0.lock().expect("fault lock") = None;
     }
 
-    fn check(&self) -> Result<(), BackendError> {
+    /// Yields once, so that concurrent requests interleave at every call as they would
+    /// over a network, then fails if a fault is set.
+    async fn check(&self) -> Result<(), BackendError> {
+        tokio::task::yield_now().await;
         match self.0.lock().expect("fault lock").clone() {
             Some(error) => Err(error),
             None => Ok(()),
@@ -57,7 +60,7 @@ struct FaultyProfiles {
 #[async_trait]
 impl ProfileStore for FaultyProfiles {
     async fn find_profile(&self, id: &ProfileId) -> Result<Option<ProfileRecord>, BackendError> {
-        self.fault.check()?;
+        self.fault.check().await?;
         self.inner.find_profile(id).await
     }
 }
@@ -73,17 +76,17 @@ struct FaultyTokens {
 #[async_trait]
 impl TokenStore for FaultyTokens {
     async fn load(&self, delivery_key: Option<&str>, profile_id: &ProfileId) -> Result<Ledger, BackendError> {
-        self.load_fault.check()?;
+        self.load_fault.check().await?;
         self.inner.load(delivery_key, profile_id).await
     }
 
     async fn begin_send(&self, plan: &SendPlan) -> Result<BeginOutcome, BackendError> {
-        self.put_fault.check()?;
+        self.put_fault.check().await?;
         self.inner.begin_send(plan).await
     }
 
     async fn abort_send(&self, plan: &SendPlan) -> Result<(), BackendError> {
-        self.abort_fault.check()?;
+        self.abort_fault.check().await?;
         self.inner.abort_send(plan).await
     }
 
@@ -94,7 +97,7 @@ impl TokenStore for FaultyTokens {
         response: &str,
         expires_at: u64,
     ) -> Result<(), BackendError> {
-        self.complete_fault.check()?;
+        self.complete_fault.check().await?;
         self.inner.complete(delivery_key, profile_id, response, expires_at).await
     }
 }
@@ -107,7 +110,7 @@ struct FaultyMailer {
 #[async_trait]
 impl Mailer for FaultyMailer {
     async fn send_email(&self, email: &OutgoingEmail) -> Result<(), BackendError> {
-        self.fault.check()?;
+        self.fault.check().await?;
         self.inner.send_email(email).await
     }
 }
@@ -161,7 +164,18 @@ pub fn test_app() -> TestApp {
     app.clock = Arc::new(move || UNIX_EPOCH + Duration::from_secs(clock_reading.load(Ordering::SeqCst)));
     app.secrets = Arc::new(|| SECRET);
 
-    TestApp { app, tokens, outbox, now, profile_fault, load_fault, token_fault, complete_fault, abort_fault, mail_fault }
+    TestApp {
+        app,
+        tokens,
+        outbox,
+        now,
+        profile_fault,
+        load_fault,
+        token_fault,
+        complete_fault,
+        abort_fault,
+        mail_fault,
+    }
 }
 
 impl TestApp {
