@@ -52,6 +52,8 @@ wait_for "${endpoint}/moto-api/" "moto"
 # These settings reach the function through cargo-lambda's emulator.
 export PROFILES_TABLE=profiles TOKENS_TABLE=reset-tokens REQUESTS_TABLE=reset-requests EMAIL_FROM="${sender}"
 export RESET_URL_BASE="https://example.com/reset-password" APP_NAME="Example App"
+# Every sample event resets the same profile: lift the resend limits so each one sends.
+export RESEND_INTERVAL_SECONDS=0 MAX_RESETS_PER_HOUR=1000
 cargo lambda watch -A 127.0.0.1 -P "${lambda_port}" --bin reset-mailer >"${logs}/watch.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:${lambda_port}/" "cargo lambda watch"

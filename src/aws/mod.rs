@@ -54,34 +54,76 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
+/// Longest time init waits for the connection warm-up.
+pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Builds the Lambda's [`App`]: settings and table names from the environment, DynamoDB
-/// and SES clients from the SDK configuration.
+/// and SES clients from the SDK configuration. Opens the backend connections before it
+/// returns, so the first invocation does not pay for the TCP and TLS handshakes.
 pub async fn app_from_env() -> Result<App, ConfigError> {
     let settings = Settings::from_env()?;
     let tables = Tables::from_env()?;
     let sdk_config = load_sdk_config().await;
-    Ok(app_with(settings, tables, &sdk_config))
+    let clients = Clients::new(&sdk_config);
+    clients.warm_up(&tables, &settings.email_from).await;
+    Ok(clients.into_app(settings, tables))
 }
 
 /// Builds an [`App`] over the given SDK configuration.
 pub fn app_with(settings: Settings, tables: Tables, sdk_config: &SdkConfig) -> App {
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk_config);
-    // SendEmail has no idempotency token: an SDK retry after a lost response could mail
-    // twice, so SES gets one attempt with a longer time-out, and retries happen a level
-    // up (Lambda's retries, or the caller's).
-    let ses_timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(SEND_TIMEOUT)
-        .operation_timeout(SEND_TIMEOUT)
-        .build();
-    let ses_config = aws_sdk_sesv2::config::Builder::from(sdk_config)
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(ses_timeouts)
-        .build();
-    let sesv2 = aws_sdk_sesv2::Client::from_conf(ses_config);
+    Clients::new(sdk_config).into_app(settings, tables)
+}
 
-    let profiles = Arc::new(DynamoProfiles::new(dynamodb.clone(), tables.profiles));
-    let tokens = Arc::new(DynamoTokens::new(dynamodb, tables.tokens, tables.requests));
-    let mailer = Arc::new(SesMailer::new(sesv2));
-    App::new(settings, profiles, tokens, mailer)
+/// The two SDK clients, configured for this service.
+pub struct Clients {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sesv2: aws_sdk_sesv2::Client,
+}
+
+impl Clients {
+    pub fn new(sdk_config: &SdkConfig) -> Self {
+        // SendEmail has no idempotency token: an SDK retry after a lost response could mail
+        // twice, so SES gets one attempt with a longer time-out, and retries happen a level
+        // up (Lambda's retries, or the caller's).
+        let ses_timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(SEND_TIMEOUT)
+            .operation_timeout(SEND_TIMEOUT)
+            .build();
+        let ses_config = aws_sdk_sesv2::config::Builder::from(sdk_config)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(ses_timeouts)
+            .build();
+
+        Self { dynamodb: aws_sdk_dynamodb::Client::new(sdk_config), sesv2: aws_sdk_sesv2::Client::from_conf(ses_config) }
+    }
+
+    /// Makes one cheap call to each service, concurrently, so that their connections are
+    /// open and pooled: a `GetItem` of an absent key in the requests table and a
+    /// `GetEmailIdentity` of the sender's domain. Results, errors included, are ignored
+    /// because an error answer still leaves the connection open.
+    pub async fn warm_up(&self, tables: &Tables, email_from: &str) {
+        let address = email_from.rsplit_once('<').map_or(email_from, |(_, rest)| rest.trim_end_matches('>'));
+        let domain = address.rsplit_once('@').map_or(address, |(_, domain)| domain);
+
+        let dynamodb = self
+            .dynamodb
+            .get_item()
+            .table_name(&tables.requests)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("warm-up".into()))
+            .send();
+        let sesv2 = self.sesv2.get_email_identity().email_identity(domain).send();
+
+        match tokio::time::timeout(WARM_UP_TIMEOUT, async { tokio::join!(dynamodb, sesv2) }).await {
+            Ok(_) => tracing::debug!("backend connections opened"),
+            Err(_) => tracing::info!("connection warm-up timed out; the first call opens its own"),
+        }
+    }
+
+    pub fn into_app(self, settings: Settings, tables: Tables) -> App {
+        let profiles = Arc::new(DynamoProfiles::new(self.dynamodb.clone(), tables.profiles));
+        let tokens = Arc::new(DynamoTokens::new(self.dynamodb, tables.tokens, tables.requests));
+        let mailer = Arc::new(SesMailer::new(self.sesv2));
+        App::new(settings, profiles, tokens, mailer)
+    }
 }
