@@ -98,23 +98,25 @@ impl Clients {
         Self { dynamodb: aws_sdk_dynamodb::Client::new(sdk_config), sesv2: aws_sdk_sesv2::Client::from_conf(ses_config) }
     }
 
-    /// Makes one cheap call to each service, concurrently, so that their connections are
-    /// open and pooled: a `GetItem` of an absent key in the requests table and a
-    /// `GetEmailIdentity` of the sender's domain. Results, errors included, are ignored
-    /// because an error answer still leaves the connection open.
+    /// Makes cheap calls to both services, concurrently, so that their connections are
+    /// open and pooled: three `GetItem`s of an absent key in the requests table (a request
+    /// reads three items at once, each over its own connection) and one `GetEmailIdentity`
+    /// of the sender's domain. Results, errors included, are ignored because an error
+    /// answer still leaves the connection open.
     pub async fn warm_up(&self, tables: &Tables, email_from: &str) {
         let address = email_from.rsplit_once('<').map_or(email_from, |(_, rest)| rest.trim_end_matches('>'));
         let domain = address.rsplit_once('@').map_or(address, |(_, domain)| domain);
 
-        let dynamodb = self
-            .dynamodb
-            .get_item()
-            .table_name(&tables.requests)
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("warm-up".into()))
-            .send();
+        let read = || {
+            self.dynamodb
+                .get_item()
+                .table_name(&tables.requests)
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("warm-up".into()))
+                .send()
+        };
         let sesv2 = self.sesv2.get_email_identity().email_identity(domain).send();
 
-        match tokio::time::timeout(WARM_UP_TIMEOUT, async { tokio::join!(dynamodb, sesv2) }).await {
+        match tokio::time::timeout(WARM_UP_TIMEOUT, async { tokio::join!(read(), read(), read(), sesv2) }).await {
             Ok(_) => tracing::debug!("backend connections opened"),
             Err(_) => tracing::info!("connection warm-up timed out; the first call opens its own"),
         }
