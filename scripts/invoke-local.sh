@@ -18,7 +18,7 @@ endpoint="http://127.0.0.1:${moto_port}"
 sender="no-reply@example.com"
 logs="$(mktemp -d)"
 
-bash scripts/setup-tools.sh moto cargo-lambda >/dev/null
+bash scripts/setup-tools.sh moto cargo-lambda
 
 # Loopback endpoints and dummy credentials only: nothing may reach AWS.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2
@@ -34,10 +34,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until something accepts TCP connections on 127.0.0.1:PORT. A plain connect, not an
+# HTTP request: cargo lambda watch would start a function instance for any request.
 wait_for() {
-    local url="$1" name="$2"
+    local port="$1" name="$2"
     for _ in $(seq 1 600); do
-        if curl -s -o /dev/null "${url}"; then return 0; fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then return 0; fi
         sleep 0.5
     done
     echo "invoke-local: ${name} did not start; its log is in ${logs}" >&2
@@ -46,7 +48,7 @@ wait_for() {
 
 .tools/moto/bin/moto_server -H 127.0.0.1 -p "${moto_port}" >"${logs}/moto.log" 2>&1 &
 pids+=($!)
-wait_for "${endpoint}/moto-api/" "moto"
+wait_for "${moto_port}" "moto"
 .tools/moto/bin/python scripts/seed_emulator.py "${endpoint}" profiles reset-tokens reset-requests "${sender}"
 
 # These settings reach the function through cargo-lambda's emulator.
@@ -56,7 +58,7 @@ export RESET_URL_BASE="https://example.com/reset-password" APP_NAME="Example App
 export RESEND_INTERVAL_SECONDS=0 MAX_RESETS_PER_HOUR=1000
 cargo lambda watch -A 127.0.0.1 -P "${lambda_port}" --bin reset-mailer >"${logs}/watch.log" 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:${lambda_port}/" "cargo lambda watch"
+wait_for "${lambda_port}" "cargo lambda watch"
 
 if [[ $# -eq 0 ]]; then set -- events/*.json; fi
 for event in "$@"; do

@@ -271,11 +271,14 @@ impl Mailer for Outbox {
 fn to_mime(email: &OutgoingEmail) -> String {
     let boundary = "reset-mailer-alternative";
     format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+        "Date: {date}\r\nMessage-ID: <{id}@reset-mailer.local>\r\n\
+         From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n\
          --{boundary}\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n\
          --{boundary}\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{html}\r\n\
          --{boundary}--\r\n",
+        date = httpdate::fmt_http_date(std::time::SystemTime::now()),
+        id = uuid::Uuid::new_v4(),
         from = email.from,
         to = email.to.as_str(),
         subject = email.subject,
