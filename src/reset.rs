@@ -18,8 +18,8 @@ use crate::ports::{
 use crate::ratelimit::{admit, Limits};
 use crate::servop::ResetRequest;
 
-/// How long duplicates of a delivery wait for the first one, in seconds. Longer than the
-/// 30 s function time-out, so a live invocation always finishes first.
+/// How long duplicates of a delivery wait for the first one, in seconds. It is longer than
+/// the 30 s function time-out in `template.yaml`, so the first invocation has ended by then.
 pub const DELIVERY_LOCK_SECONDS: u64 = 60;
 
 /// How long a completed delivery's response is kept for retries, in seconds.
@@ -136,7 +136,7 @@ struct ReadyToSend {
     secret: [u8; TOKEN_SECRET_BYTES],
 }
 
-/// What to do after reading the profile and the ledger.
+/// The next step after reading the profile and the ledger.
 enum Planned {
     /// The token is stored: send the email. `secret` is the token's random part.
     Ready(Box<ReadyToSend>),

@@ -66,7 +66,7 @@ where
     }
 }
 
-/// Whether the error chain shows that no connection was made (refused, or timed out while
+/// Checks whether the error chain shows that no connection was made (refused, or timed out while
 /// connecting), so no request reached the service.
 fn failed_to_connect(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
