@@ -95,7 +95,10 @@ impl Clients {
             .timeout_config(ses_timeouts)
             .build();
 
-        Self { dynamodb: aws_sdk_dynamodb::Client::new(sdk_config), sesv2: aws_sdk_sesv2::Client::from_conf(ses_config) }
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
+            sesv2: aws_sdk_sesv2::Client::from_conf(ses_config),
+        }
     }
 
     /// Makes cheap calls to both services, concurrently, so that their connections are
