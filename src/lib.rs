@@ -18,6 +18,7 @@
 //! - [`embedded`]: local implementations for the demo runner and for tests.
 //! - [`config`], [`error`], [`telemetry`]: settings, the brainCloud error mapping, logging.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 pub mod domain;

@@ -64,19 +64,20 @@ fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
     }
 }
 
-fn method(event: &Value, flavor: HttpFlavor) -> Option<&str> {
+/// The request method field, `None` when the event has none.
+fn method(event: &Value, flavor: HttpFlavor) -> Option<&Value> {
     match flavor {
-        HttpFlavor::V2 => event["requestContext"]["http"]["method"].as_str(),
-        HttpFlavor::RestV1 | HttpFlavor::Alb => event["httpMethod"].as_str(),
+        HttpFlavor::V2 => event["requestContext"]["http"].get("method"),
+        HttpFlavor::RestV1 | HttpFlavor::Alb => event.get("httpMethod"),
     }
 }
 
 /// Checks the method and returns the decoded body bytes.
 fn read_body(event: &Value, flavor: HttpFlavor) -> Result<Vec<u8>, ResetError> {
     match method(event, flavor) {
-        Some(method) if method.eq_ignore_ascii_case("POST") => {}
+        Some(Value::String(method)) if method.eq_ignore_ascii_case("POST") => {}
         // HTTP API v2 events from some tools carry no method; the body still decides.
-        None if flavor == HttpFlavor::V2 => {}
+        None | Some(Value::Null) if flavor == HttpFlavor::V2 => {}
         _ => return Err(ResetError::InvalidOperation("Send the servop as the body of a POST request.".into())),
     }
 
