@@ -177,7 +177,11 @@ impl TokenStore for MemoryTokens {
         let profile = plan.token.profile_id.as_str();
 
         let stored_version = state.histories.get(profile).map_or(0, |history| history.version);
-        let claimed = plan.delivery_key.as_ref().is_some_and(|key| state.deliveries.contains_key(key));
+        let claimed = plan.delivery_key.as_ref().is_some_and(|key| match state.deliveries.get(key) {
+            None => false,
+            Some(DeliveryRecord::Sending { token_hash, .. }) => plan.replaces_attempt.as_ref() != Some(token_hash),
+            Some(DeliveryRecord::Completed { .. }) => true,
+        });
         if stored_version != plan.history_before.version || claimed {
             return Ok(BeginOutcome::Conflict);
         }
@@ -185,7 +189,11 @@ impl TokenStore for MemoryTokens {
         state.tokens.insert(profile.to_owned(), plan.token.clone());
         state.histories.insert(profile.to_owned(), plan.history_after.clone());
         if let Some(key) = &plan.delivery_key {
-            let record = DeliveryRecord::Sending { profile_id: profile.to_owned(), locked_until: plan.locked_until };
+            let record = DeliveryRecord::Sending {
+                profile_id: profile.to_owned(),
+                token_hash: plan.token.token_hash.clone(),
+                locked_until: plan.locked_until,
+            };
             state.deliveries.insert(key.clone(), record);
         }
         self.persist(&state.tokens, "TransactWriteItems")?;
@@ -206,11 +214,16 @@ impl TokenStore for MemoryTokens {
             state.histories.insert(profile.to_owned(), restored);
         }
         if let Some(key) = &plan.delivery_key {
-            if matches!(state.deliveries.get(key), Some(DeliveryRecord::Sending { .. })) {
+            let ours = |record: &DeliveryRecord| matches!(record, DeliveryRecord::Sending { token_hash, .. } if *token_hash == plan.token.token_hash);
+            if state.deliveries.get(key).is_some_and(ours) {
                 state.deliveries.remove(key);
             }
         }
         self.persist(&state.tokens, "DeleteItem")
+    }
+
+    async fn current_token_hash(&self, profile_id: &ProfileId) -> Result<Option<String>, BackendError> {
+        Ok(self.lock().tokens.get(profile_id.as_str()).map(|record| record.token_hash.clone()))
     }
 
     async fn complete(
@@ -329,6 +342,7 @@ mod tests {
         let plan = SendPlan {
             token: record.clone(),
             delivery_key: None,
+            replaces_attempt: None,
             locked_until: 160,
             history_before: SendHistory::default(),
             history_after: SendHistory { sends: vec![100], version: 1 },

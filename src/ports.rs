@@ -76,7 +76,9 @@ pub trait ProfileStore: Send + Sync {
 pub enum DeliveryRecord {
     /// A token was stored and the email is being sent, or was being sent when the
     /// invocation stopped. Other deliveries with this key wait until `locked_until`.
-    Sending { profile_id: String, locked_until: u64 },
+    /// `token_hash` names the token this attempt stored, which tells its writes apart from
+    /// those of any other attempt.
+    Sending { profile_id: String, token_hash: String, locked_until: u64 },
     /// Done: `response` is the servop response to repeat to any retry.
     Completed { profile_id: String, response: String },
 }
@@ -102,6 +104,9 @@ pub struct SendPlan {
     pub token: TokenRecord,
     /// Key of the delivery record to create, when the request has one.
     pub delivery_key: Option<String>,
+    /// Token hash of a stale `Sending` record that this plan replaces, because that
+    /// attempt's token is gone and so its email was certainly not sent.
+    pub replaces_attempt: Option<String>,
     /// Epoch seconds until which duplicates of this delivery wait.
     pub locked_until: u64,
     /// The history as read; the write succeeds only if it is still the stored one.
@@ -129,10 +134,14 @@ pub trait TokenStore: Send + Sync {
     /// send history if it is unchanged, and creates the delivery record if it is absent.
     async fn begin_send(&self, plan: &SendPlan) -> Result<BeginOutcome, BackendError>;
 
-    /// Undoes [`TokenStore::begin_send`] after a send that certainly failed: deletes the
-    /// token if it is still this one, restores the history if nothing changed it since,
-    /// and deletes the delivery record.
+    /// Undoes [`TokenStore::begin_send`] after a send that certainly failed, or after a
+    /// `begin_send` whose outcome is unknown: deletes the token and the delivery record if
+    /// they are still this attempt's, and restores the history if nothing changed it since.
+    /// Each step is conditional, so undoing writes that never happened changes nothing.
     async fn abort_send(&self, plan: &SendPlan) -> Result<(), BackendError>;
+
+    /// Returns the hash of the profile's stored token, if one is stored.
+    async fn current_token_hash(&self, profile_id: &ProfileId) -> Result<Option<String>, BackendError>;
 
     /// Marks the delivery completed with the response to repeat; kept until `expires_at`.
     async fn complete(

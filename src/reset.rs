@@ -86,7 +86,7 @@ impl App {
 /// the send history and the delivery record are restored, so nothing usable remains. If
 /// the send may have happened (a time-out after the request left), the delivery counts as
 /// sent and keeps its token.
-#[instrument(skip_all, fields(profile_id = %request.profile_id, ttl_minutes = request.ttl.minutes()))]
+#[instrument(skip_all, fields(ttl_minutes = request.ttl.minutes()))]
 pub async fn send_password_reset(
     app: &App,
     request: &ResetRequest,
@@ -155,9 +155,11 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
         let ledger = ledger.map_err(ResetError::Database)?;
         let now = app.now();
 
-        if let Some(done) = replay(app, &ledger, request, delivery_key, now).await? {
-            return Ok(Planned::Done(done));
-        }
+        let replaces_attempt = match replay(app, &ledger, request, delivery_key, now).await? {
+            Replay::Done(response) => return Ok(Planned::Done(response)),
+            Replay::Fresh => None,
+            Replay::Retake(stale_hash) => Some(stale_hash),
+        };
 
         let profile = profile.map_err(ResetError::Database)?.ok_or(ResetError::ProfileNotFound)?;
         let recipient = recipient_of(&profile)?;
@@ -175,12 +177,24 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
                 expires_at: now + request.ttl.seconds(),
             },
             delivery_key: delivery_key.map(str::to_owned),
+            replaces_attempt,
             locked_until: now + DELIVERY_LOCK_SECONDS,
             history_before: ledger.history.clone(),
             history_after: SendHistory { sends: history_after, version: ledger.history.version + 1 },
         };
 
-        match app.tokens.begin_send(&plan).await.map_err(ResetError::Database)? {
+        let outcome = match app.tokens.begin_send(&plan).await {
+            Ok(outcome) => outcome,
+            Err(write_error) => {
+                // The transaction may have been applied with its answer lost: undo it, so that
+                // no token and no "sending" record stay behind for an email never sent.
+                if let Err(undo_error) = app.tokens.abort_send(&plan).await {
+                    error!(error = %undo_error, "undoing the failed token write failed");
+                }
+                return Err(ResetError::Database(write_error));
+            }
+        };
+        match outcome {
             BeginOutcome::Started => {
                 return Ok(Planned::Ready(Box::new(ReadyToSend { profile, recipient, plan, secret })));
             }
@@ -190,16 +204,27 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
     Err(ResetError::Database(BackendError::retryable("TransactWriteItems", "conflicting concurrent requests")))
 }
 
+/// What a delivery key seen before means for this request.
+enum Replay {
+    /// No earlier attempt: go ahead.
+    Fresh,
+    /// Answer with this response and send nothing.
+    Done(Value),
+    /// An earlier attempt stopped without sending (its token is gone): replace its record,
+    /// named by its token hash, and send.
+    Retake(String),
+}
+
 /// Handles a delivery key seen before: repeats a completed response, turns away a
-/// duplicate of a running delivery, and closes a delivery whose invocation stopped.
+/// duplicate of a running delivery, and settles a delivery whose invocation stopped.
 async fn replay(
     app: &App,
     ledger: &Ledger,
     request: &ResetRequest,
     delivery_key: Option<&str>,
     now: u64,
-) -> Result<Option<Value>, ResetError> {
-    let (Some(record), Some(key)) = (&ledger.delivery, delivery_key) else { return Ok(None) };
+) -> Result<Replay, ResetError> {
+    let (Some(record), Some(key)) = (&ledger.delivery, delivery_key) else { return Ok(Replay::Fresh) };
 
     let owner = match record {
         DeliveryRecord::Sending { profile_id, .. } | DeliveryRecord::Completed { profile_id, .. } => profile_id,
@@ -214,21 +239,27 @@ async fn replay(
     match record {
         DeliveryRecord::Completed { response, .. } => {
             info!("repeating the response of a completed delivery");
-            Ok(Some(serde_json::from_str(response).unwrap_or_else(|_| success_response())))
+            Ok(Replay::Done(serde_json::from_str(response).unwrap_or_else(|_| success_response())))
         }
         DeliveryRecord::Sending { locked_until, .. } if now < *locked_until => {
             Err(ResetError::InProgress { retry_after: locked_until - now })
         }
-        DeliveryRecord::Sending { .. } => {
-            // The invocation that stored the token stopped before recording the result; its
-            // email may have gone out, so this delivery counts as sent.
+        DeliveryRecord::Sending { token_hash, .. } => {
+            // The invocation that stored the token stopped before recording the result. If
+            // its token is gone, its undo ran (in part) and the email was certainly not sent.
+            let current = app.tokens.current_token_hash(&request.profile_id).await.map_err(ResetError::Database)?;
+            if current.as_ref() != Some(token_hash) {
+                info!("retrying a delivery whose earlier attempt stopped without sending");
+                return Ok(Replay::Retake(token_hash.clone()));
+            }
+            // Its token is stored and its email may have gone out: this delivery counts as sent.
             warn!("closing a delivery whose invocation stopped during the send");
             let response = success_response();
             app.tokens
                 .complete(key, &request.profile_id, &response.to_string(), now + DELIVERY_RECORD_SECONDS)
                 .await
                 .map_err(ResetError::Database)?;
-            Ok(Some(response))
+            Ok(Replay::Done(response))
         }
     }
 }

@@ -188,6 +188,7 @@ async fn ledger_transitions() {
             expires_at: 4_600,
         },
         delivery_key: key.map(str::to_owned),
+        replaces_attempt: None,
         locked_until: 1_060,
         history_after: SendHistory { sends, version: before.version + 1 },
         history_before: before,
@@ -208,7 +209,11 @@ async fn ledger_transitions() {
     assert_eq!(stale, BeginOutcome::Conflict);
     assert_eq!(
         during.delivery,
-        Some(DeliveryRecord::Sending { profile_id: profile_id.to_string(), locked_until: 1_060 })
+        Some(DeliveryRecord::Sending {
+            profile_id: profile_id.to_string(),
+            token_hash: first.clone(),
+            locked_until: 1_060
+        })
     );
     assert_eq!(during.history, SendHistory { sends: vec![1_000], version: 1 });
     assert_eq!(after_abort.delivery, None);

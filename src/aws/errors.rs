@@ -17,6 +17,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalFailure",
     "ServiceUnavailable",
     "TransactionConflictException",
+    "TransactionInProgressException",
 ];
 
 /// Turns an SDK error into a [`BackendError`]: time-outs, connection failures, 5xx and

@@ -82,7 +82,11 @@ fn delivery_from_item(item: &Item) -> DeliveryRecord {
     let profile_id = text(item, "profileId").to_owned();
     match text(item, "state") {
         "COMPLETED" => DeliveryRecord::Completed { profile_id, response: text(item, "response").to_owned() },
-        _ => DeliveryRecord::Sending { profile_id, locked_until: number(item, "lockedUntil") },
+        _ => DeliveryRecord::Sending {
+            profile_id,
+            token_hash: text(item, "tokenHash").to_owned(),
+            locked_until: number(item, "lockedUntil"),
+        },
     }
 }
 
@@ -201,15 +205,28 @@ impl TokenStore for DynamoTokens {
                 ("pk".to_owned(), s(&delivery_pk(key))),
                 ("state".to_owned(), s("SENDING")),
                 ("profileId".to_owned(), s(profile)),
+                ("tokenHash".to_owned(), s(&plan.token.token_hash)),
                 ("lockedUntil".to_owned(), n(plan.locked_until)),
                 ("expiresAt".to_owned(), n(plan.locked_until + crate::reset::DELIVERY_RECORD_SECONDS)),
             ]);
-            writes.push(put(&self.requests_table, item, Some(("attribute_not_exists(pk)", None)))?);
+            let condition = match &plan.replaces_attempt {
+                None => ("attribute_not_exists(pk)", None),
+                // Only the stale attempt's own record may be replaced.
+                Some(stale_hash) => ("tokenHash = :stale", Some((":stale", s(stale_hash)))),
+            };
+            writes.push(put(&self.requests_table, item, Some(condition))?);
         }
 
         match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => Ok(BeginOutcome::Started),
             Err(err) if is_condition_failure(&err) => Ok(BeginOutcome::Conflict),
+            // A transaction cancelled for another reason (a conflicting transaction,
+            // throttling) may succeed when repeated.
+            Err(err)
+                if err.as_service_error().is_some_and(TransactWriteItemsError::is_transaction_canceled_exception) =>
+            {
+                Err(BackendError::retryable("TransactWriteItems", "TransactionCanceledException (HTTP 400)"))
+            }
             Err(err) => Err(backend_error("TransactWriteItems", err)),
         }
     }
@@ -245,9 +262,10 @@ impl TokenStore for DynamoTokens {
                 .delete_item()
                 .table_name(&self.requests_table)
                 .key("pk", s(&delivery_pk(key)))
-                .condition_expression("#state = :sending")
+                .condition_expression("#state = :sending AND tokenHash = :hash")
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":sending", s("SENDING"))
+                .expression_attribute_values(":hash", s(&plan.token.token_hash))
                 .send()
                 .await;
             unless_condition_failed("DeleteItem", result)
@@ -257,6 +275,20 @@ impl TokenStore for DynamoTokens {
         unless_condition_failed("DeleteItem", token)?;
         unless_condition_failed("PutItem", history)?;
         delivery
+    }
+
+    async fn current_token_hash(&self, profile_id: &ProfileId) -> Result<Option<String>, BackendError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tokens_table)
+            .key("profileId", s(profile_id.as_str()))
+            .projection_expression("tokenHash")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| backend_error("GetItem", err))?;
+        Ok(output.item.as_ref().map(|item| text(item, "tokenHash").to_owned()))
     }
 
     async fn complete(
@@ -301,6 +333,7 @@ mod tests {
         let sending = HashMap::from([
             ("state".to_owned(), s("SENDING")),
             ("profileId".to_owned(), s("p-1")),
+            ("tokenHash".to_owned(), s("ab")),
             ("lockedUntil".to_owned(), n(99)),
         ]);
         let completed = HashMap::from([
@@ -311,7 +344,7 @@ mod tests {
 
         assert_eq!(
             delivery_from_item(&sending),
-            DeliveryRecord::Sending { profile_id: "p-1".into(), locked_until: 99 }
+            DeliveryRecord::Sending { profile_id: "p-1".into(), token_hash: "ab".into(), locked_until: 99 }
         );
         assert_eq!(
             delivery_from_item(&completed),

@@ -12,7 +12,7 @@ mod eventbridge;
 mod http;
 
 use serde_json::Value;
-use tracing::{error, info, warn};
+use tracing::{error, info, info_span, warn, Instrument};
 
 use crate::error::ResetError;
 use crate::reset::{send_password_reset, App};
@@ -94,27 +94,39 @@ async fn run(
     header_key: Option<String>,
     fallback_key: Option<String>,
 ) -> Result<Value, ResetError> {
-    let result = match parsed {
+    match parsed {
         Ok(request) => {
-            let key = delivery_key(&request, header_key, fallback_key);
-            send_password_reset(app, &request, key.as_deref()).await
-        }
-        Err(error) => Err(error),
-    };
-    match &result {
-        Ok(_) => {}
-        Err(error) if error.status() >= 500 => {
-            let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
-            error!(reason_code = error.reason_code(), status = error.status(), retryable = error.is_retryable(), %cause, "request failed");
-        }
-        Err(error) if error.status() == 404 => {
-            info!(reason_code = error.reason_code(), status = error.status(), "request rejected: {error}");
+            let span = info_span!("request", profile_id = %request.profile_id);
+            async {
+                let key = delivery_key(&request, header_key, fallback_key);
+                let result = send_password_reset(app, &request, key.as_deref()).await;
+                log_outcome(&result);
+                result
+            }
+            .instrument(span)
+            .await
         }
         Err(error) => {
-            warn!(reason_code = error.reason_code(), status = error.status(), "request rejected: {error}");
+            let result = Err(error);
+            log_outcome(&result);
+            result
         }
     }
-    result
+}
+
+/// Logs a failed request with its reason code: 5xx as errors with the cause, 404 as
+/// information, other rejections as warnings.
+fn log_outcome(result: &Result<Value, ResetError>) {
+    let Err(error) = result else { return };
+    let (reason_code, status) = (error.reason_code(), error.status());
+    if status >= 500 {
+        let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+        error!(reason_code, status, retryable = error.is_retryable(), %cause, "request failed");
+    } else if status == 404 {
+        info!(reason_code, status, "request rejected: {error}");
+    } else {
+        warn!(reason_code, status, "request rejected: {error}");
+    }
 }
 
 fn response_for(result: &Result<Value, ResetError>) -> Value {

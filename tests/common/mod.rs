@@ -90,6 +90,11 @@ impl TokenStore for FaultyTokens {
         self.inner.abort_send(plan).await
     }
 
+    async fn current_token_hash(&self, profile_id: &ProfileId) -> Result<Option<String>, BackendError> {
+        self.load_fault.check().await?;
+        self.inner.current_token_hash(profile_id).await
+    }
+
     async fn complete(
         &self,
         delivery_key: &str,
