@@ -38,7 +38,7 @@ use reset_mailer::trigger::handle_event;
 
 use Attempts::{Every, First};
 use Fault::{DropAfterForward, DropBeforeForward, MessageRejected, ServerError, Slow, Throttle};
-use Operation::{DeleteItem, GetItem, PutItem, SendEmail, TransactWriteItems};
+use Operation::{BatchGetItem, DeleteItem, GetItem, PutItem, SendEmail, TransactWriteItems};
 
 /// A delay past the SDK's 2 s attempt time-out for DynamoDB. It also leaves the SDK's retry
 /// (after a backoff of at most 1 s) time to finish before the delayed attempt reaches moto.
@@ -183,7 +183,7 @@ const READ_CASES: &[Case] = &[
     Case {
         name: "ledger read throttled",
         shape: Shape::EventBridge,
-        faults: &[inject_on(On::Requests, GetItem, Every, Throttle)],
+        faults: &[inject_on(On::Requests, BatchGetItem, Every, Throttle)],
         reply: database_error(503),
         after: NOTHING,
         after_retry: SENT,
@@ -192,7 +192,7 @@ const READ_CASES: &[Case] = &[
     Case {
         name: "reads fail once",
         shape: Shape::HttpV2,
-        faults: &[inject(GetItem, First, ServerError)],
+        faults: &[inject(GetItem, First, ServerError), inject(BatchGetItem, First, ServerError)],
         reply: OK,
         after: SENT,
         after_retry: SENT,
@@ -201,7 +201,7 @@ const READ_CASES: &[Case] = &[
     Case {
         name: "read responses lost once",
         shape: Shape::Direct,
-        faults: &[inject(GetItem, First, DropAfterForward)],
+        faults: &[inject(GetItem, First, DropAfterForward), inject(BatchGetItem, First, DropAfterForward)],
         reply: OK,
         after: SENT,
         after_retry: SENT,

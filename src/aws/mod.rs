@@ -102,8 +102,8 @@ impl Clients {
     }
 
     /// Makes cheap calls to both services, concurrently, so that their connections are
-    /// open and pooled: three `GetItem`s of an absent key in the requests table (a request
-    /// reads three items at once, each over its own connection) and one `GetEmailIdentity`
+    /// open and pooled: two `GetItem`s of an absent key in the requests table (a request
+    /// makes two reads at once, each over its own connection) and one `GetEmailIdentity`
     /// of the sender's domain. Results, errors included, are ignored because an error
     /// answer still leaves the connection open.
     pub async fn warm_up(&self, tables: &Tables, email_from: &str) {
@@ -119,7 +119,7 @@ impl Clients {
         };
         let sesv2 = self.sesv2.get_email_identity().email_identity(domain).send();
 
-        match tokio::time::timeout(WARM_UP_TIMEOUT, async { tokio::join!(read(), read(), read(), sesv2) }).await {
+        match tokio::time::timeout(WARM_UP_TIMEOUT, async { tokio::join!(read(), read(), sesv2) }).await {
             Ok(_) => tracing::debug!("backend connections opened"),
             Err(_) => tracing::info!("connection warm-up timed out; the first call opens its own"),
         }

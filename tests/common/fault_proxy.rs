@@ -36,6 +36,7 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     GetItem,
+    BatchGetItem,
     PutItem,
     DeleteItem,
     TransactWriteItems,
@@ -52,6 +53,7 @@ impl Operation {
         if let Some(target) = request.header("x-amz-target") {
             return match target.strip_prefix("DynamoDB_20120810.")? {
                 "GetItem" => Some(Self::GetItem),
+                "BatchGetItem" => Some(Self::BatchGetItem),
                 "PutItem" => Some(Self::PutItem),
                 "DeleteItem" => Some(Self::DeleteItem),
                 "TransactWriteItems" => Some(Self::TransactWriteItems),
@@ -309,10 +311,14 @@ impl Request {
         value.split(';').find_map(|part| part.trim().strip_prefix("attempt=")?.parse().ok())
     }
 
-    /// Returns the DynamoDB `TableName` of a single-item request body.
+    /// Returns the DynamoDB `TableName` of a single-item request body, or the first table
+    /// of a `BatchGetItem`'s `RequestItems`.
     fn table(&self) -> Option<String> {
         let body: Value = serde_json::from_slice(&self.body).ok()?;
-        body.get("TableName")?.as_str().map(str::to_owned)
+        match body.get("TableName") {
+            Some(name) => name.as_str().map(str::to_owned),
+            None => body.get("RequestItems")?.as_object()?.keys().next().cloned(),
+        }
     }
 }
 
