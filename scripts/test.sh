@@ -108,4 +108,9 @@ if [[ "${selects_targets}" == true ]]; then
 else
     cargo test --all-targets "$@"
     cargo test --doc "$@"
+
+    # A smoke run of the benchmark harness on the debug binary that the tests just built:
+    # it checks that the harness and the Python peer run, and measures nothing that counts.
+    echo "==> benchmark harness smoke run"
+    bash bench/run.sh --quick --bin target/debug/reset-mailer --skip-moto
 fi
