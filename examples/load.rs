@@ -4,7 +4,7 @@
 //! The invocations are spread over seeded profiles, a share of them repeat earlier
 //! deliveries, and they mix EventBridge events, HTTP API (payload 2.0) requests and direct
 //! invokes. Then it compares the responses with the mail moto accepted and prints a report.
-//! `scripts/load-test.sh` starts moto, seeds it and runs this twice; see LOAD-TEST.md.
+//! `scripts/load-test.sh` starts moto, seeds it and runs this twice; see the load-test section of BENCHMARKS.md.
 //!
 //! Settings and table names come from the same environment variables as the Lambda
 //! (`EMAIL_FROM`, `RESET_URL_BASE`, `APP_NAME`, `RESEND_INTERVAL_SECONDS`,
@@ -14,7 +14,7 @@
 //!
 //! The exit status is 1 when a check fails: emails that differ from the accepted deliveries,
 //! two emails for one delivery, a lost request, or invocations left unsent at the time limit.
-//! Stored tokens that no email carries are reported without failing the run: LOAD-TEST.md
+//! Stored tokens that no email carries are reported without failing the run: BENCHMARKS.md
 //! explains how time-outs under load leave them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

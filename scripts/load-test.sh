@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load test of the Lambda's handler against moto on 127.0.0.1. Run by hand; it is not part
-# of the test suite, and LOAD-TEST.md records its figures.
+# of the test suite, and BENCHMARKS.md records its figures.
 #
 # Usage: bash scripts/load-test.sh [options for examples/load.rs...]
 #   Builds `examples/load.rs` in release mode, starts moto on a free loopback port, and
