@@ -96,7 +96,7 @@ struct LedgerState {
 }
 
 impl MemoryTokens {
-    /// A store that starts with the token items in `file` (if it exists) and writes every
+    /// Creates a store that starts with the token items in `file` (if it exists) and writes every
     /// change back.
     pub fn with_file(file: PathBuf) -> Result<Self, String> {
         let mut state = LedgerState::default();
@@ -113,17 +113,17 @@ impl MemoryTokens {
         Ok(Self { state: Mutex::new(state), file: Some(file) })
     }
 
-    /// A copy of every stored token item.
+    /// Returns a copy of every stored token item.
     pub fn snapshot(&self) -> Vec<TokenRecord> {
         self.lock().tokens.values().cloned().collect()
     }
 
-    /// The delivery record stored under `key`.
+    /// Returns the delivery record stored under `key`.
     pub fn delivery(&self, key: &str) -> Option<DeliveryRecord> {
         self.lock().deliveries.get(key).cloned()
     }
 
-    /// The stored send history of `profile_id`.
+    /// Returns the stored send history of `profile_id`.
     pub fn history(&self, profile_id: &str) -> SendHistory {
         self.lock().histories.get(profile_id).cloned().unwrap_or_default()
     }

@@ -41,17 +41,17 @@ impl BackendError {
         Self { operation, retryable: false, outcome_unknown: false, detail: detail.into() }
     }
 
-    /// A retryable failure after which the call may still have taken effect.
+    /// Creates a retryable failure after which the call may still have taken effect.
     pub fn outcome_unknown(operation: &'static str, detail: impl Into<String>) -> Self {
         Self { operation, retryable: true, outcome_unknown: true, detail: detail.into() }
     }
 
-    /// Whether the call may have taken effect despite the error.
+    /// Returns whether the call may have taken effect despite the error.
     pub fn may_have_succeeded(&self) -> bool {
         self.outcome_unknown
     }
 
-    /// Whether the same call may succeed when tried again (throttling, 5xx, time-outs).
+    /// Returns whether the same call may succeed when tried again (throttling, 5xx, time-outs).
     pub fn is_retryable(&self) -> bool {
         self.retryable
     }
@@ -110,7 +110,7 @@ impl ResetError {
         }
     }
 
-    /// The servop status, which the HTTP status code mirrors.
+    /// Returns the servop status, which the HTTP status code mirrors.
     pub fn status(&self) -> u16 {
         match self {
             Self::ProfileNotFound => 404,
@@ -122,7 +122,7 @@ impl ResetError {
         }
     }
 
-    /// Whether the caller may succeed by sending the same request again.
+    /// Returns whether the caller may succeed by sending the same request again.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::EmailSend(cause) | Self::Database(cause) => cause.is_retryable(),
@@ -140,7 +140,7 @@ impl ResetError {
         }
     }
 
-    /// The brainCloud-style error object returned to the caller.
+    /// Builds the brainCloud-style error object returned to the caller.
     pub fn to_response(&self) -> Value {
         let mut body = json!({
             "status": self.status(),
@@ -155,7 +155,7 @@ impl ResetError {
     }
 }
 
-/// The servop response of a request that succeeded.
+/// Builds the servop response of a request that succeeded.
 pub fn success_response() -> Value {
     json!({ "status": 200, "data": null })
 }
