@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// Longest profile id accepted, in characters. brainCloud profile ids are 36-character
+/// Maximum length of a profile id, in characters. brainCloud profile ids are 36-character
 /// UUIDs; the margin leaves room for other id schemes.
 pub const MAX_PROFILE_ID_CHARS: usize = 128;
 

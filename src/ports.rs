@@ -76,8 +76,8 @@ pub trait ProfileStore: Send + Sync {
 pub enum DeliveryRecord {
     /// A token was stored and the email is being sent, or was being sent when the
     /// invocation stopped. Other deliveries with this key wait until `locked_until`.
-    /// `token_hash` names the token this attempt stored, which tells its writes apart from
-    /// those of any other attempt.
+    /// `token_hash` names the token this attempt stored, which distinguishes its writes
+    /// from those of any other attempt.
     Sending { profile_id: String, token_hash: String, locked_until: u64 },
     /// Done: `response` is the servop response to repeat to any retry.
     Completed { profile_id: String, response: String },

@@ -186,8 +186,8 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
         let outcome = match app.tokens.begin_send(&plan).await {
             Ok(outcome) => outcome,
             Err(write_error) => {
-                // The transaction may have been applied with its answer lost: undo it, so that
-                // no token and no "sending" record stay behind for an email never sent.
+                // The transaction may have been applied with its response lost. Undo it, so
+                // that no token and no "sending" record stay behind for an email never sent.
                 if let Err(undo_error) = app.tokens.abort_send(&plan).await {
                     error!(error = %undo_error, "undoing the failed token write failed");
                 }
@@ -204,11 +204,11 @@ async fn plan_send(app: &App, request: &ResetRequest, delivery_key: Option<&str>
     Err(ResetError::Database(BackendError::retryable("TransactWriteItems", "conflicting concurrent requests")))
 }
 
-/// What a delivery key seen before means for this request.
+/// The meaning of a delivery key seen before, for this request.
 enum Replay {
     /// No earlier attempt: go ahead.
     Fresh,
-    /// Answer with this response and send nothing.
+    /// Return this response and send nothing.
     Done(Value),
     /// An earlier attempt stopped without sending (its token is gone): replace its record,
     /// named by its token hash, and send.

@@ -14,10 +14,10 @@ pub const OPERATION: &str = "SYS_SEND_PASSWORD_RESET_EMAIL_WITH_EXPIRY";
 /// Largest request body or servop accepted, in bytes. A valid servop is under 400 bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Longest idempotency key accepted, in bytes.
+/// Maximum length of an idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 
-/// The `data` fields this operation knows; any other field is rejected, so that a
+/// The `data` fields this operation accepts. Any other field is rejected, so that a
 /// caller's mistake (or an extra `to` address) never passes silently.
 const DATA_FIELDS: [&str; 3] = ["profileId", "tokenTtlInMinutes", "idempotencyKey"];
 

@@ -30,7 +30,7 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A request makes three DynamoDB steps in a row (read, write, then record or undo) and
 /// one 5 s send, so time-outs end it within 3 x 6 s + 5 s = 23 s, below the 30 s function
 /// time-out in `template.yaml`. A write conflict adds a read and a write, but conflicts
-/// come with fast answers, not time-outs.
+/// come with fast responses, not time-outs.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 /// Attempts per DynamoDB call, the first included (SDK standard retry mode, with backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -54,7 +54,7 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
-/// Longest time init waits for the connection warm-up.
+/// Maximum time init waits for the connection warm-up.
 pub const WARM_UP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Builds the Lambda's [`App`]: settings and table names from the environment, DynamoDB

@@ -367,8 +367,8 @@ impl SentMail {
 }
 
 /// Sends `GET path` to the loopback `endpoint` and returns the body of a 200 response.
-/// Sends `GET path` to the emulator. moto 5.2 sometimes answers `/moto-api/data.json` with a
-/// 500 while tables get their first items, so a 500 is tried again a few times.
+/// moto 5.2 sometimes returns a 500 for `/moto-api/data.json` while tables get their first
+/// items, so a 500 is tried again a few times.
 fn http_get(endpoint: &str, path: &str) -> Vec<u8> {
     for _ in 0..5 {
         match try_http_get(endpoint, path) {
@@ -380,7 +380,7 @@ fn http_get(endpoint: &str, path: &str) -> Vec<u8> {
     panic!("GET {path} returned 500 five times");
 }
 
-/// One `GET`: the body, or the status line of an answer other than 200.
+/// Sends one `GET` and returns the body, or the status line of a response other than 200.
 fn try_http_get(endpoint: &str, path: &str) -> Result<Vec<u8>, String> {
     let url = Url::parse(endpoint).expect("endpoint URL");
     let address = url.socket_addrs(|| None).expect("endpoint address")[0];
