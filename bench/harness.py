@@ -192,7 +192,7 @@ class Bench:
         sizes = {}
         binary = self.args.bin
         if self.args.quick and binary.stat().st_size > LARGE_BINARY_BYTES:
-            # Zipping a debug build takes a minute and says nothing about the deployment.
+            # Zipping a debug build takes a minute and does not reflect the deployed size.
             print(f"bench: size skipped, {binary} is larger than {LARGE_BINARY_BYTES // 1_000_000} MB "
                   "(a debug build?)", flush=True)
             return

@@ -41,7 +41,7 @@ pub struct Settings {
     pub max_ttl_minutes: u32,
     /// Shortest time between two emails to one profile, in seconds.
     pub resend_interval_seconds: u32,
-    /// Most emails to one profile in any 60-minute window.
+    /// Maximum number of emails to one profile in any 60-minute window.
     pub max_resets_per_hour: u32,
 }
 

@@ -169,7 +169,7 @@ impl ResetToken {
         Self(format!("{id_part}.{secret_part}"))
     }
 
-    /// The lowercase hex SHA-256 of the whole token string, as stored in `tokenHash`.
+    /// Returns the lowercase hex SHA-256 of the whole token string, as stored in `tokenHash`.
     pub fn digest(&self) -> String {
         token_digest(&self.0)
     }
@@ -185,7 +185,7 @@ impl fmt::Debug for ResetToken {
     }
 }
 
-/// The lowercase hex SHA-256 of a token string, as a verifier computes it from a link.
+/// Computes the lowercase hex SHA-256 of a token string, as a verifier does from a link.
 pub fn token_digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
@@ -194,7 +194,7 @@ pub fn token_digest(token: &str) -> String {
 pub fn os_random_secret() -> [u8; TOKEN_SECRET_BYTES] {
     let mut secret = [0u8; TOKEN_SECRET_BYTES];
     // NOTE: a failing OS random source leaves no safe way to issue tokens, so this aborts
-    // the invocation; on Linux getrandom(2) only fails before the pool is seeded.
+    // the invocation. On Linux getrandom(2) fails only before the pool is seeded.
     getrandom::fill(&mut secret).expect("the OS random number generator failed");
     secret
 }

@@ -10,7 +10,7 @@
 //! - [`servop`]: parses the servop JSON into a typed [`servop::ResetRequest`].
 //! - [`domain`]: the typed values (profile id, token lifetime, email address, token).
 //! - [`reset`]: the use case (read the profile, store the token, send the email) and the
-//!   [`reset::App`] that holds its dependencies.
+//!   [`reset::App`] that contains its dependencies.
 //! - [`email`]: the reset link and the message text.
 //! - [`ratelimit`]: the per-profile send limit over the stored send history.
 //! - [`ports`]: the traits the use case needs: profiles, tokens and request records, mail.

@@ -9,7 +9,7 @@ use tracing_subscriber::layer::SubscriberExt;
 /// Level used when `RUST_LOG` is unset or invalid.
 pub const DEFAULT_FILTER: &str = "info";
 
-/// Other crates log at most at INFO, whatever `RUST_LOG` says. At TRACE the AWS SDK's
+/// Other crates log at most at INFO, whatever `RUST_LOG` sets. At TRACE the AWS SDK's
 /// orchestrator (aws-smithy-runtime 1.16) prints whole requests and responses, and with
 /// them the recipient address and the reset link; DEBUG is capped too as a margin.
 fn allowed(metadata: &Metadata<'_>) -> bool {

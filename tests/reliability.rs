@@ -34,7 +34,7 @@ fn body_of(result: &Value) -> Value {
     }
 }
 
-/// The stored digest of the token in the email's link.
+/// Computes the digest of the token in the email's link, as the store keeps it.
 fn digest_of_link(text: &str) -> String {
     let start = text.find("token=").expect("link with a token") + "token=".len();
     let token: String = text[start..].chars().take_while(|c| !c.is_whitespace()).collect();

@@ -21,8 +21,8 @@ use crate::ratelimit::WINDOW_SECONDS;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Token items keyed by `profileId` (a new token overwrites the profile's earlier one in the
-/// same write; `expiresAt` is the TTL attribute) and the request records that guard them.
+/// Token items keyed by `profileId`, so a new token overwrites the profile's earlier one in
+/// the same write, and the request records that guard them. `expiresAt` is the TTL attribute.
 pub struct DynamoTokens {
     client: Client,
     tokens_table: String,

@@ -102,9 +102,9 @@ impl Clients {
     }
 
     /// Makes cheap calls to both services, concurrently, so that their connections are
-    /// open and pooled: two `GetItem`s of an absent key in the requests table (a request
-    /// makes two reads at once, each over its own connection) and one `GetEmailIdentity`
-    /// of the sender's domain. Results, errors included, are ignored because an error
+    /// open and pooled. It sends two `GetItem`s of an absent key in the requests table,
+    /// because a request makes two reads at once over separate connections, and one
+    /// `GetEmailIdentity` of the sender's domain. Results, errors included, are ignored because an error
     /// answer still leaves the connection open.
     pub async fn warm_up(&self, tables: &Tables, email_from: &str) {
         let address = email_from.rsplit_once('<').map_or(email_from, |(_, rest)| rest.trim_end_matches('>'));

@@ -209,7 +209,7 @@ pub fn load_json(relative: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|err| panic!("{relative}: {err}"))
 }
 
-/// The servop for `profile_id` and `ttl` as JSON text.
+/// Builds the servop for `profile_id` and `ttl` as JSON text.
 pub fn servop(profile_id: &str, ttl: u64) -> String {
     json!({
         "service": "user",
@@ -232,7 +232,7 @@ pub enum HttpShape {
 pub const HTTP_SHAPES: [HttpShape; 5] =
     [HttpShape::RestV1, HttpShape::RestV1Base64, HttpShape::HttpV2, HttpShape::FunctionUrl, HttpShape::Alb];
 
-/// The sample event of `shape` from `events/` with its body replaced by `body`.
+/// Loads the sample event of `shape` from `events/` and replaces its body with `body`.
 pub fn http_event(shape: HttpShape, body: &str) -> Value {
     let (file, base64) = match shape {
         HttpShape::RestV1 => ("events/rest-v1.json", false),
@@ -247,7 +247,7 @@ pub fn http_event(shape: HttpShape, body: &str) -> Value {
     event
 }
 
-/// The EventBridge sample event with `detail` replaced.
+/// Loads the EventBridge sample event and replaces its `detail`.
 pub fn eventbridge_event(detail: Value) -> Value {
     let mut event = load_json("events/eventbridge.json");
     event["detail"] = detail;
